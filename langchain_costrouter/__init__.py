@@ -1,0 +1,1 @@
+"""langchain-costrouter: send each LangChain chat call to the cheapest capable model."""

@@ -1,0 +1,196 @@
+"""Every error the package raises, in one place.
+
+Two families, kept apart as pydantic-ai does:
+
+* :class:`ConfigError` (a ``ValueError``): the router, catalog or a call was set up wrong.
+  Raised at construction, or at call time for per-call overrides. Fix the code or the config.
+* :class:`CostRouterError`: something happened at run time (every model failed, a budget is
+  spent, a prompt fits no model). Each says which limit, which model, what happened.
+
+Messages never contain API keys: errors are built from names and numbers only.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
+    from exceptiongroup import ExceptionGroup
+
+
+class ConfigError(ValueError):
+    """Bad configuration: a catalog, tier, level, ceiling or override that cannot work."""
+
+
+class UnknownModelError(ConfigError, KeyError):
+    """A name (model, tier or level) that the router does not know."""
+
+    def __init__(self, kind: str, name: object, known: Sequence[str]) -> None:
+        self.kind = kind
+        self.name = name
+        self.known = list(known)
+        super().__init__(f"unknown {kind} {name!r}; known {kind}s: {', '.join(self.known) or '-'}")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class MissingAPIKeyError(ConfigError):
+    """A model needs an API key from an environment variable that is not set."""
+
+    def __init__(self, model: str, env_vars: Sequence[str]) -> None:
+        self.model = model
+        self.env_vars = list(env_vars)
+        super().__init__(
+            f"model {model!r} needs an API key: set the environment variable "
+            f"{' or '.join(self.env_vars)}"
+        )
+
+
+class CostRouterError(Exception):
+    """Base class of every run-time error of the package."""
+
+
+class ContextWindowExceededError(CostRouterError):
+    """The prompt plus the expected output fits the context window of no candidate model."""
+
+    def __init__(self, prompt_tokens: int, output_tokens: int, windows: dict[str, int]) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.output_tokens = output_tokens
+        self.windows = dict(windows)
+        largest = max(windows.values()) if windows else 0
+        super().__init__(
+            f"prompt of {prompt_tokens} tokens + {output_tokens} output tokens fits no candidate "
+            f"model (largest context window: {largest} tokens; "
+            + ", ".join(f"{k}={v}" for k, v in self.windows.items())
+            + ")"
+        )
+
+
+class NoCapableModelError(CostRouterError):
+    """No candidate model has what the call needs (tools, structured output, a key, ...)."""
+
+    def __init__(self, level: str, reasons: dict[str, str]) -> None:
+        self.level = level
+        self.reasons = dict(reasons)
+        detail = "; ".join(f"{k}: {v}" for k, v in self.reasons.items()) or "no candidates"
+        super().__init__(f"no model can serve this call at level {level!r} ({detail})")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attempt:
+    """One try at one model, as recorded in ``response_metadata`` and in errors."""
+
+    tier: str
+    """Name of the model entry in the router."""
+    status: str
+    """``"ok"``, ``"error"`` or ``"skipped"``."""
+    error: str | None = None
+    """Type and short message of the error (never a key)."""
+    duration_s: float = 0.0
+    """Wall time of the attempt."""
+
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"tier": self.tier, "status": self.status}
+        if self.error is not None:
+            d["error"] = self.error
+        d["duration_s"] = round(self.duration_s, 6)
+        return d
+
+
+class AllModelsFailedError(ExceptionGroup, CostRouterError):  # type: ignore[misc]
+    """Every candidate failed. ``exceptions`` holds each failure, ``attempts`` each try."""
+
+    attempts: list[Attempt]
+
+    def __new__(
+        cls, message: str, exceptions: Sequence[Exception], attempts: Sequence[Attempt] = ()
+    ) -> AllModelsFailedError:
+        self = super().__new__(cls, message, list(exceptions))
+        self.attempts = list(attempts)
+        return self
+
+    def __init__(
+        self, message: str, exceptions: Sequence[Exception], attempts: Sequence[Attempt] = ()
+    ) -> None:
+        super().__init__(message, list(exceptions))
+
+    def derive(self, excs: Sequence[Exception]) -> AllModelsFailedError:  # type: ignore[override]
+        return AllModelsFailedError(self.message, excs, self.attempts)
+
+    def __str__(self) -> str:
+        tries = ", ".join(
+            f"{a.tier}: {a.error or a.status} ({a.duration_s * 1000:.0f} ms)" for a in self.attempts
+        )
+        return f"{self.message} [{tries}]" if tries else self.message
+
+
+class StreamInterruptedError(CostRouterError):
+    """A stream failed after its first chunk was yielded; no fallback is possible then."""
+
+    def __init__(self, tier: str, streamed: str, cause: BaseException) -> None:
+        self.tier = tier
+        self.streamed = streamed
+        """The text yielded before the failure."""
+        super().__init__(
+            f"stream from {tier!r} failed after {len(streamed)} characters were yielded "
+            f"({type(cause).__name__}: {cause}); not retried, to avoid a duplicated answer"
+        )
+
+
+class ProviderResponseError(CostRouterError):
+    """A provider answered with something that is not a valid completion."""
+
+
+class CircuitOpenError(CostRouterError):
+    """A model was skipped because its circuit breaker is open."""
+
+    def __init__(self, tier: str, retry_at: float | None = None) -> None:
+        self.tier = tier
+        self.retry_at = retry_at
+        super().__init__(f"circuit breaker of {tier!r} is open")
+
+
+class QueueFullError(CostRouterError):
+    """The concurrency queue is full; the call was refused at once (backpressure)."""
+
+
+class ShutdownError(CostRouterError):
+    """The router is shutting down; queued calls are failed with this error."""
+
+
+class BudgetExceededError(CostRouterError):
+    """A budget would be overspent by this call."""
+
+    def __init__(
+        self,
+        *,
+        budget: str,
+        scope: str,
+        unit: str,
+        limit: Decimal | int,
+        used: Decimal | int,
+        requested: Decimal | int,
+        resets_at: datetime | None,
+    ) -> None:
+        self.budget = budget
+        self.scope = scope
+        self.unit = unit
+        self.limit = limit
+        self.used = used
+        self.requested = requested
+        self.resets_at = resets_at
+        reset = resets_at.isoformat() if resets_at else "never"
+        super().__init__(
+            f"budget {budget!r} for scope {scope!r} exceeded: limit {limit} {unit}, "
+            f"used {used} {unit}, this call needs {requested} {unit}; resets at {reset}"
+        )
+
+
+class LedgerUnavailableError(CostRouterError):
+    """The shared ledger or state store (Redis, SQLite) cannot be reached."""
