@@ -30,6 +30,7 @@ from pydantic import (
 from langchain_costrouter.exceptions import ConfigError, UnknownModelError
 from langchain_costrouter.levels import LEVELS, Level
 from langchain_costrouter.pricing import Prices, lookup_prices
+from langchain_costrouter.tokens import EncodingName
 
 
 class Capabilities(BaseModel):
@@ -69,6 +70,8 @@ class ModelSpec(BaseModel):
     p50_latency_ms: float = Field(default=500.0, ge=0)
     capabilities: Capabilities = Capabilities()
     timeout_s: float = Field(default=60.0, gt=0)
+    tokenizer: EncodingName = "o200k_base"
+    """tiktoken encoding used to count this model's prompts (an estimate for non-OpenAI models)."""
 
     @model_validator(mode="after")
     def _has_a_backend(self) -> ModelSpec:
@@ -420,7 +423,7 @@ def _provider_of(chat_model: BaseChatModel) -> str:
         ls = chat_model._get_ls_params()
         if ls.get("ls_provider"):
             return str(ls["ls_provider"])
-    except Exception:  # noqa: BLE001 - third-party models may not implement it
+    except Exception:
         pass
     return "custom"
 
