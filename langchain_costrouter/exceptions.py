@@ -194,3 +194,14 @@ class BudgetExceededError(CostRouterError):
 
 class LedgerUnavailableError(CostRouterError):
     """The shared ledger or state store (Redis, SQLite) cannot be reached."""
+
+
+class WorkloadFileError(ConfigError):
+    """A workload file cannot be used; names the file, the line and the problem."""
+
+    def __init__(self, path: str, line: int | None, problem: str) -> None:
+        self.path = path
+        self.line = line
+        self.problem = problem
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"workload file {where}: {problem}")
