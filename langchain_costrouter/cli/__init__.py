@@ -1,0 +1,1 @@
+"""The ``costrouter`` command line: ``tco``, ``demo`` and ``bench``."""

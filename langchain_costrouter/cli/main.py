@@ -1,0 +1,72 @@
+"""Entry point of the ``costrouter`` console script.
+
+Every expected failure (a bad file, a bad flag value, an unreachable endpoint, a port in use)
+ends in ONE line on stderr and exit code 2, never a traceback. ``COSTROUTER_DEBUG=1`` shows
+the traceback for bug reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from langchain_costrouter.exceptions import ConfigError, CostRouterError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from langchain_costrouter.cli import bench, demo, tco_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="costrouter",
+        description="Route LangChain chat calls to the cheapest capable model; measure it.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{tco,demo,bench}")
+    sub.required = True
+    tco_cmd.add_parser(sub)
+    demo.add_parser(sub)
+    bench.add_parser(sub)
+    return parser
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 600 else text[:597] + "..."
+
+
+def describe_error(e: BaseException) -> str | None:
+    """A one-line description of an expected failure, or ``None`` for a bug."""
+    if isinstance(e, ConfigError):
+        return _one_line(e)
+    if isinstance(e, CostRouterError):
+        return f"{type(e).__name__}: {_one_line(e)}"
+    if isinstance(e, OSError):
+        return f"{e.strerror or _one_line(e)}" + (f": {e.filename}" if e.filename else "")
+    name = type(e).__name__
+    if name in {"ConnectError", "ConnectTimeout", "APIConnectionError"}:
+        return f"cannot reach the endpoint ({name}: {_one_line(e)})"
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("costrouter: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:
+        msg = describe_error(e)
+        if msg is None or os.environ.get("COSTROUTER_DEBUG"):
+            raise
+        print(f"costrouter {args.command}: error: {msg}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
