@@ -85,7 +85,8 @@ def _load_workload(p: str) -> tuple[WorkloadItem, ...]:
         if obj["category"] not in CATEGORY_LEVEL:
             raise WorkloadFileError(
                 p, n,
-                f"unknown category {obj['category']!r}; expected one of {', '.join(CATEGORY_LEVEL)}",
+                f"unknown category {obj['category']!r}; "
+                f"expected one of {', '.join(CATEGORY_LEVEL)}",
             )
         try:
             level = Level.parse(obj["expected_level"])
@@ -96,7 +97,8 @@ def _load_workload(p: str) -> tuple[WorkloadItem, ...]:
                 f"expected one of {', '.join(lv.value for lv in Level)}",
             ) from None
         if obj["id"] in seen:
-            raise WorkloadFileError(p, n, f"id {obj['id']!r} already used on line {seen[obj['id']]}")
+            first = seen[obj["id"]]
+            raise WorkloadFileError(p, n, f"id {obj['id']!r} already used on line {first}")
         seen[obj["id"]] = n
         items.append(WorkloadItem(obj["id"], obj["category"], level, obj["prompt"]))
     if not items:
@@ -180,9 +182,10 @@ def mixed_workload(
     if n < 0:
         raise ConfigError(f"number of prompts must be >= 0, got {n}")
     pool = list(items) if items is not None else load_workload()
-    weights = {k: Fraction(v).limit_denominator(10_000) for k, v in (mix or DEFAULT_CATEGORY_MIX).items()}
+    given = mix or DEFAULT_CATEGORY_MIX
+    weights = {k: Fraction(v).limit_denominator(10_000) for k, v in given.items()}
     if any(w < 0 for w in weights.values()) or not sum(weights.values()):
-        raise ConfigError(f"mix needs non-negative shares with a positive sum, got {dict(mix or {})}")
+        raise ConfigError(f"mix needs non-negative shares with a positive sum, got {dict(given)}")
     by_cat: dict[str, list[WorkloadItem]] = {}
     for it in pool:
         by_cat.setdefault(it.category, []).append(it)
