@@ -205,3 +205,15 @@ class WorkloadFileError(ConfigError):
         self.problem = problem
         where = f"{path}:{line}" if line is not None else path
         super().__init__(f"workload file {where}: {problem}")
+
+
+class PortInUseError(ConfigError):
+    """The local test server cannot listen on a port that another process holds."""
+
+    def __init__(self, host: str, port: int, reason: str = "address already in use") -> None:
+        self.host = host
+        self.port = port
+        super().__init__(
+            f"cannot start the local server on {host}:{port}: {reason}; "
+            "pass port=0 to pick a free port"
+        )
