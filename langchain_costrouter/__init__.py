@@ -1,1 +1,57 @@
 """langchain-costrouter: send each LangChain chat call to the cheapest capable model."""
+
+from langchain_costrouter.catalog import Capabilities, Catalog, ModelSpec, aggregator
+from langchain_costrouter.exceptions import (
+    AllModelsFailedError,
+    BudgetExceededError,
+    CircuitOpenError,
+    ConfigError,
+    ContextWindowExceededError,
+    CostRouterError,
+    LedgerUnavailableError,
+    MissingAPIKeyError,
+    NoCapableModelError,
+    ProviderResponseError,
+    QueueFullError,
+    ShutdownError,
+    StreamInterruptedError,
+    UnknownModelError,
+)
+from langchain_costrouter.levels import Level
+from langchain_costrouter.pricing import Prices, TokenUsage, UnpricedModelWarning, cost_of
+from langchain_costrouter.router import METADATA_KEY, ChatCostRouter
+from langchain_costrouter.scoring import HeuristicScorer, Thresholds
+from langchain_costrouter.selection import RoutePlan, cheapest_within_ceiling, in_listed_order
+
+__all__ = [
+    "METADATA_KEY",
+    "AllModelsFailedError",
+    "BudgetExceededError",
+    "Capabilities",
+    "Catalog",
+    "ChatCostRouter",
+    "CircuitOpenError",
+    "ConfigError",
+    "ContextWindowExceededError",
+    "CostRouterError",
+    "HeuristicScorer",
+    "LedgerUnavailableError",
+    "Level",
+    "MissingAPIKeyError",
+    "ModelSpec",
+    "NoCapableModelError",
+    "Prices",
+    "ProviderResponseError",
+    "QueueFullError",
+    "RoutePlan",
+    "ShutdownError",
+    "StreamInterruptedError",
+    "Thresholds",
+    "TokenUsage",
+    "UnknownModelError",
+    "UnpricedModelWarning",
+    "aggregator",
+    "cheapest_within_ceiling",
+    "cost_of",
+    "in_listed_order",
+]

@@ -56,7 +56,7 @@ class ModelSpec(BaseModel):
     name: str = Field(min_length=1)
     """Key of the entry in the catalog and in level lists, e.g. ``gemini-flash``."""
     provider: str = Field(min_length=1)
-    """Provider id, e.g. ``openai``; also the genai-prices provider and LangSmith ``ls_provider``."""
+    """Provider id (``openai``), also the genai-prices provider and LangSmith ``ls_provider``."""
     model: str = Field(min_length=1)
     """Model id sent to the API, e.g. ``gemini-2.5-flash``."""
     base_url: str | None = None
@@ -118,26 +118,56 @@ def default_models() -> list[dict[str, Any]]:
         _spec("gpt-5", "openai", "gpt-5", openai, "OPENAI_API_KEY", 400_000, 128_000, 4000),
         _spec("gpt-4.1", "openai", "gpt-4.1", openai, "OPENAI_API_KEY", 1_047_576, 32_768, 900),
         _spec(
-            "gpt-4.1-mini", "openai", "gpt-4.1-mini", openai, "OPENAI_API_KEY",
-            1_047_576, 32_768, 600,
+            "gpt-4.1-mini",
+            "openai",
+            "gpt-4.1-mini",
+            openai,
+            "OPENAI_API_KEY",
+            1_047_576,
+            32_768,
+            600,
         ),
         _spec(
-            "gpt-4.1-nano", "openai", "gpt-4.1-nano", openai, "OPENAI_API_KEY",
-            1_047_576, 32_768, 400,
+            "gpt-4.1-nano",
+            "openai",
+            "gpt-4.1-nano",
+            openai,
+            "OPENAI_API_KEY",
+            1_047_576,
+            32_768,
+            400,
         ),
         _spec(
-            "claude-sonnet", "anthropic", "claude-sonnet-4-5", "https://api.anthropic.com/v1/",
-            "ANTHROPIC_API_KEY", 200_000, 64_000, 1500,
+            "claude-sonnet",
+            "anthropic",
+            "claude-sonnet-4-5",
+            "https://api.anthropic.com/v1/",
+            "ANTHROPIC_API_KEY",
+            200_000,
+            64_000,
+            1500,
         ),
         _spec(
-            "gemini-flash", "google", "gemini-2.5-flash",
-            "https://generativelanguage.googleapis.com/v1beta/openai/", "GEMINI_API_KEY",
-            1_048_576, 65_536, 700,
+            "gemini-flash",
+            "google",
+            "gemini-2.5-flash",
+            "https://generativelanguage.googleapis.com/v1beta/openai/",
+            "GEMINI_API_KEY",
+            1_048_576,
+            65_536,
+            700,
         ),
         # DeepSeek serves V3.2 under the API id "deepseek-chat"; priced as deepseek-v3.2.
         _spec(
-            "deepseek", "deepseek", "deepseek-chat", "https://api.deepseek.com/v1",
-            "DEEPSEEK_API_KEY", 128_000, 8_192, 800, price_ref="deepseek-v3.2",
+            "deepseek",
+            "deepseek",
+            "deepseek-chat",
+            "https://api.deepseek.com/v1",
+            "DEEPSEEK_API_KEY",
+            128_000,
+            8_192,
+            800,
+            price_ref="deepseek-v3.2",
         ),
     ]
 
@@ -392,7 +422,9 @@ def load_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
 
             data = yaml.safe_load(text)
     except Exception as e:  # json.JSONDecodeError, yaml.YAMLError
-        raise ConfigError(f"catalog file {str(p)!r} is not valid {p.suffix[1:] or 'YAML'}: {e}") from None
+        raise ConfigError(
+            f"catalog file {str(p)!r} is not valid {p.suffix[1:] or 'YAML'}: {e}"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"catalog file {str(p)!r} must hold a mapping, got {type(data).__name__}")
     return data

@@ -1,0 +1,721 @@
+"""``ChatCostRouter``: a chat model that sends each call to the cheapest capable model.
+
+It works in *engine mode* (shared/notes/langchain-contract.md §1): the router is the only LLM run.
+It calls the chosen model's ``_generate``/``_agenerate``/``_stream``/``_astream`` directly with its
+own run manager, so usage is counted exactly once for invoke and stream alike, under
+``get_usage_metadata_callback``, cost handlers and LangSmith. The loop reads like pydantic-ai's
+fallback model: candidates in order, one typed error listing every attempt when all fail.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.chat_models import LangSmithParams
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.utils import secret_from_env
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_core.utils.usage import _dict_int_op
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+
+from langchain_costrouter.attempts import Action, AttemptLog, default_fallback_on
+from langchain_costrouter.catalog import Catalog
+from langchain_costrouter.exceptions import (
+    ConfigError,
+    ProviderResponseError,
+    StreamInterruptedError,
+)
+from langchain_costrouter.levels import Level
+from langchain_costrouter.pricing import TokenUsage, cost_of, warn_unpriced
+from langchain_costrouter.scoring import HeuristicScorer, Scorer, Thresholds
+from langchain_costrouter.selection import (
+    Candidate,
+    Needs,
+    RoutePlan,
+    SelectionPolicy,
+    cheapest_within_ceiling,
+    make_plan,
+)
+from langchain_costrouter.structured import structured_output_runnable
+from langchain_costrouter.tiers import ModelPool
+from langchain_costrouter.tokens import count_text
+
+METADATA_KEY = "costrouter"
+"""Key of the router's entry in ``response_metadata``."""
+
+_ROUTING_KWARGS = ("model", "level", "max_cost", "costrouter_route")
+_CONFIGURABLE = {
+    "costrouter_model": "model",
+    "costrouter_level": "level",
+    "costrouter_max_cost": "max_cost",
+}
+_TOOL_KWARGS = ("tool_choice", "parallel_tool_calls", "strict")
+
+# The plan made in invoke()/stream() before the run starts, handed to _generate()/_stream() so the
+# work is not done twice. Keyed by the identity of the messages' contents.
+_PLANNED: ContextVar[tuple[tuple[int, ...], RoutePlan] | None] = ContextVar(
+    "costrouter_planned", default=None
+)
+
+
+def _fingerprint(messages: Sequence[BaseMessage]) -> tuple[int, ...]:
+    return tuple(id(m.content) for m in messages)
+
+
+class ChatCostRouter(BaseChatModel):
+    """Routes each call to the cheapest model that can do the job within the cost ceiling.
+
+    Build it from a :class:`Catalog` (ChatOpenAI models per base URL) or from ready chat models::
+
+        router = ChatCostRouter()                                  # default 2026 catalog
+        router = ChatCostRouter(catalog=Catalog.default().served_by("http://127.0.0.1:8000/v1"))
+        router = ChatCostRouter(models={"small": ChatOpenAI(...), "large": ChatAnthropic(...)})
+
+    Per call: ``model=`` pins a catalog entry, ``level=`` pins a level, ``max_cost=`` sets the
+    ceiling in USD; or the same through ``config={"configurable": {"costrouter_model": ...,
+    "costrouter_level": ..., "costrouter_max_cost": ...}}``.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
+
+    model: str = "costrouter"
+    """Name of the router itself, reported to tracing when no model has been chosen yet."""
+    catalog: Catalog | None = None
+    """Models, prices and level lists; ``Catalog.default()`` when neither this nor ``models``."""
+    models: dict[str, BaseChatModel] | None = Field(default=None, repr=False)
+    """Ready chat models by name, instead of (or added to) a catalog."""
+    levels: dict[str, list[str]] | None = None
+    """Level -> ordered candidate names; overrides the catalog's."""
+    scorer: Scorer = Field(default_factory=HeuristicScorer)
+    thresholds: Thresholds | Sequence[float] = Field(default_factory=Thresholds)
+    selection: SelectionPolicy = cheapest_within_ceiling
+    fallback_on: Callable[[BaseException], bool] = default_fallback_on
+    """Decides whether an error moves the call to the next candidate (else it is raised)."""
+    max_cost: Decimal | None = None
+    """Per-request cost ceiling in USD."""
+    default_output_tokens: int = Field(default=512, gt=0)
+    """Expected output tokens for the cost estimate when ``max_tokens`` is not set."""
+    escalate: bool = True
+    """When every candidate of a level fails, try the other levels' models (higher first)."""
+    temperature: float | None = None
+    max_tokens: int | None = Field(default=None, gt=0)
+    stop: list[str] | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    """Per-request timeout given to catalog-built models, in seconds."""
+    max_retries: int = Field(default=0, ge=0)
+    """Retries of the same model on a transient error before falling back (0: fall back)."""
+    streaming: bool = False
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env("COSTROUTER_API_KEY", default=None), repr=False
+    )
+    """One key for every catalog model (an aggregator), or ``COSTROUTER_API_KEY``; else each
+    model's own env var."""
+
+    _catalog: Catalog = PrivateAttr()
+    _thresholds: Thresholds = PrivateAttr()
+    _pool: ModelPool = PrivateAttr()
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.max_cost is not None and self.max_cost <= 0:
+            raise ConfigError(f"max_cost must be > 0 USD, got {self.max_cost}")
+        cat = self.catalog
+        if self.models:
+            extra = Catalog.from_models(self.models, self.levels if cat is None else None)
+            if cat is None:
+                cat = extra
+            else:
+                merged = {**cat.models, **extra.models}
+                cat = Catalog.build({"models": list(merged.values()), "levels": cat.levels})
+        cat = cat or Catalog.default()
+        if self.levels is not None:
+            cat = cat.with_overrides({"levels": self.levels})
+        self._catalog = cat
+        th = self.thresholds
+        self._thresholds = th if isinstance(th, Thresholds) else Thresholds(tuple(th))
+        self._pool = ModelPool(self.api_key, self.timeout)
+
+    # -- identity ------------------------------------------------------------------------------
+
+    @property
+    def _llm_type(self) -> str:
+        return "costrouter"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "levels": {lv.value: list(n) for lv, n in self._catalog.levels.items()},
+            "thresholds": list(self._thresholds.cuts),
+            "max_cost": str(self.max_cost) if self.max_cost is not None else None,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+
+    @property
+    def route_catalog(self) -> Catalog:
+        """The resolved catalog the router routes over."""
+        return self._catalog
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        """Tracing sees the provider and model of the model that serves the call."""
+        route = kwargs.get("costrouter_route") or kwargs.get("model")
+        spec = self._catalog.models.get(route) if isinstance(route, str) else None
+        params = LangSmithParams(
+            ls_provider=spec.provider if spec else "costrouter",
+            ls_model_name=spec.model if spec else str(route or self.model),
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        if stop or self.stop:
+            params["ls_stop"] = stop or self.stop
+        return params
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def plan(
+        self, input: LanguageModelInput, *, stop: list[str] | None = None, **kwargs: Any
+    ) -> RoutePlan:
+        """Score, count, price and order the candidates for ``input``; no network I/O.
+
+        Raises ``ContextWindowExceededError`` when the prompt fits no candidate, and
+        ``ConfigError`` for a bad override (unknown model or level, ceiling <= 0, no messages).
+        """
+        messages = input if _is_messages(input) else self._convert_input(input).to_messages()
+        if not messages:
+            raise ConfigError("the message list is empty: a call needs at least one message")
+        ceiling = _ceiling(kwargs.get("max_cost", self.max_cost))
+        pinned = kwargs.get("model")
+        if pinned == self.model:
+            pinned = None
+        names = [self._catalog[pinned].name] if pinned is not None else None
+        score: float | None = None
+        if kwargs.get("level") is not None:
+            level = Level.parse(kwargs["level"])
+        elif names is not None:
+            level = self._level_of(names[0])
+        else:
+            score = float(self.scorer(messages))
+            level = self._thresholds.level(score)
+        tools = kwargs.get("tools")
+        return make_plan(
+            self._catalog,
+            messages,
+            level=level,
+            score=score,
+            names=names,
+            needs=Needs(tools=bool(tools), json_schema=_wants_json_schema(kwargs)),
+            max_tokens=kwargs.get("max_tokens", self.max_tokens),
+            default_output_tokens=self.default_output_tokens,
+            ceiling=ceiling,
+            policy=self.selection,
+            tools=tools,
+            has_key=self._pool.has_key,
+            escalate=self.escalate,
+        )
+
+    def _level_of(self, name: str) -> Level:
+        for lv, names in self._catalog.levels.items():
+            if name in names:
+                return lv
+        return Level.EXPERT
+
+    def _plan_for(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> RoutePlan:
+        planned = _PLANNED.get()
+        if planned is not None and planned[0] == _fingerprint(messages):
+            return planned[1]
+        return self.plan(messages, **kwargs)
+
+    def _preplan(
+        self, input: LanguageModelInput, config: RunnableConfig | None, kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], tuple[tuple[int, ...], RoutePlan] | None]:
+        """Apply configurable overrides and plan before the run starts (for tracing)."""
+        conf = (config or {}).get("configurable") or {}
+        for key, kw in _CONFIGURABLE.items():
+            if conf.get(key) is not None and kw not in kwargs:
+                kwargs[kw] = conf[key]
+        try:
+            messages = self._convert_input(input).to_messages()
+            plan = self.plan(messages, **kwargs)
+        except Exception:
+            return kwargs, None
+        kwargs["costrouter_route"] = plan.tier
+        return kwargs, (_fingerprint(messages), plan)
+
+    # -- public entry points: plan first so tracing names the serving model -------------------
+
+    def invoke(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        kwargs, planned = self._preplan(input, config, kwargs)
+        token = _PLANNED.set(planned)
+        try:
+            return super().invoke(input, config, stop=stop, **kwargs)
+        finally:
+            _PLANNED.reset(token)
+
+    async def ainvoke(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        kwargs, planned = self._preplan(input, config, kwargs)
+        token = _PLANNED.set(planned)
+        try:
+            return await super().ainvoke(input, config, stop=stop, **kwargs)
+        finally:
+            _PLANNED.reset(token)
+
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
+        kwargs, planned = self._preplan(input, config, kwargs)
+        inner = super().stream(input, config, stop=stop, **kwargs)
+        token = _PLANNED.set(planned)
+        try:  # the plan is read when the first chunk is asked for
+            first = next(inner, None)
+        finally:
+            _PLANNED.reset(token)
+        if first is None:
+            return
+        yield first
+        yield from inner
+
+    async def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        kwargs, planned = self._preplan(input, config, kwargs)
+        token = _PLANNED.set(planned)
+        try:
+            inner = super().astream(input, config, stop=stop, **kwargs)
+            first = await anext(inner, None)
+        finally:
+            _PLANNED.reset(token)
+        if first is None:
+            return
+        yield first
+        async for chunk in inner:
+            yield chunk
+
+    # -- tools and structured output ----------------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | Any],
+        *,
+        tool_choice: str | dict[str, Any] | bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools as OpenAI-format dicts; each candidate formats them its own way per call."""
+        strict = kwargs.get("strict")
+        formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
+        if tool_choice is not None and tool_choice is not False:
+            kwargs["tool_choice"] = tool_choice
+        return self.bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type,
+        *,
+        include_raw: bool = False,
+        method: str = "function_calling",
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | Any]:
+        """Structured output through tool calling (default, portable), ``json_schema`` (models
+        with native structured output only) or ``json_mode``."""
+        if kwargs:
+            raise ConfigError(f"unsupported with_structured_output arguments: {sorted(kwargs)}")
+        return structured_output_runnable(
+            self, schema, method=method, strict=strict, include_raw=include_raw
+        )
+
+    # -- the fallback loops --------------------------------------------------------------------
+
+    def _call_kwargs(self, chat: BaseChatModel, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """What the chosen model gets: routing keys removed, router defaults, its own tools."""
+        kw = {k: v for k, v in kwargs.items() if k not in _ROUTING_KWARGS}
+        if self.temperature is not None:
+            kw.setdefault("temperature", self.temperature)
+        if self.max_tokens is not None:
+            kw.setdefault("max_tokens", self.max_tokens)
+        tools = kw.pop("tools", None)
+        if tools is not None:
+            extra = {k: kw.pop(k) for k in _TOOL_KWARGS if k in kw}
+            bound = chat.bind_tools(tools, **extra)
+            kw = {**getattr(bound, "kwargs", {}), **kw}
+        return kw
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        plan = self._plan_for(messages, kwargs)
+        log = AttemptLog(self.fallback_on, self.max_retries)
+        for cand in log.candidates(plan):
+            chat = self._pool.get(cand.spec)
+            kw = self._call_kwargs(chat, kwargs)
+            while True:
+                start = time.perf_counter()
+                try:
+                    if chat.rate_limiter is not None:
+                        chat.rate_limiter.acquire(blocking=True)
+                    result = _check_result(
+                        chat._generate(
+                            messages, stop=stop or self.stop, run_manager=run_manager, **kw
+                        )
+                    )
+                except Exception as exc:
+                    action = log.failed(cand, exc, start)
+                    if action is Action.RAISE:
+                        raise
+                    if action is Action.RETRY:
+                        continue
+                    break
+                log.succeeded(cand, start)
+                return self._annotate(result, plan, cand, log)
+        raise log.all_failed(plan)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        plan = self._plan_for(messages, kwargs)
+        log = AttemptLog(self.fallback_on, self.max_retries)
+        for cand in log.candidates(plan):
+            chat = self._pool.get(cand.spec)
+            kw = self._call_kwargs(chat, kwargs)
+            while True:
+                start = time.perf_counter()
+                try:
+                    if chat.rate_limiter is not None:
+                        await chat.rate_limiter.aacquire(blocking=True)
+                    result = _check_result(
+                        await chat._agenerate(
+                            messages, stop=stop or self.stop, run_manager=run_manager, **kw
+                        )
+                    )
+                except Exception as exc:
+                    action = log.failed(cand, exc, start)
+                    if action is Action.RAISE:
+                        raise
+                    if action is Action.RETRY:
+                        continue
+                    break
+                log.succeeded(cand, start)
+                return self._annotate(result, plan, cand, log)
+        raise log.all_failed(plan)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        plan = self._plan_for(messages, kwargs)
+        log = AttemptLog(self.fallback_on, self.max_retries)
+        for cand in log.candidates(plan):
+            chat = self._pool.get(cand.spec)
+            kw = self._call_kwargs(chat, kwargs)
+            while True:
+                start = time.perf_counter()
+                try:
+                    if chat.rate_limiter is not None:
+                        chat.rate_limiter.acquire(blocking=True)
+                    chunks = _sync_chunks(chat, messages, stop or self.stop, run_manager, kw)
+                    first = next(chunks, None)
+                    if first is None:
+                        raise ProviderResponseError(f"{cand.name!r} returned an empty stream")
+                except Exception as exc:
+                    action = log.failed(cand, exc, start)
+                    if action is Action.RAISE:
+                        raise
+                    if action is Action.RETRY:
+                        continue
+                    break
+                tally = _StreamTally()
+                yield tally.add(first)
+                try:
+                    for chunk in chunks:
+                        yield tally.add(chunk)
+                except Exception as exc:
+                    log.failed(cand, exc, start, final=True)
+                    raise StreamInterruptedError(cand.name, tally.text, exc) from exc
+                log.succeeded(cand, start)
+                yield self._last_chunk(plan, cand, log, tally)
+                return
+        raise log.all_failed(plan)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        plan = self._plan_for(messages, kwargs)
+        log = AttemptLog(self.fallback_on, self.max_retries)
+        for cand in log.candidates(plan):
+            chat = self._pool.get(cand.spec)
+            kw = self._call_kwargs(chat, kwargs)
+            while True:
+                start = time.perf_counter()
+                try:
+                    if chat.rate_limiter is not None:
+                        await chat.rate_limiter.aacquire(blocking=True)
+                    chunks = _async_chunks(chat, messages, stop or self.stop, run_manager, kw)
+                    first = await anext(chunks, None)
+                    if first is None:
+                        raise ProviderResponseError(f"{cand.name!r} returned an empty stream")
+                except Exception as exc:
+                    action = log.failed(cand, exc, start)
+                    if action is Action.RAISE:
+                        raise
+                    if action is Action.RETRY:
+                        continue
+                    break
+                tally = _StreamTally()
+                yield tally.add(first)
+                try:
+                    async for chunk in chunks:
+                        yield tally.add(chunk)
+                except Exception as exc:
+                    log.failed(cand, exc, start, final=True)
+                    raise StreamInterruptedError(cand.name, tally.text, exc) from exc
+                log.succeeded(cand, start)
+                yield self._last_chunk(plan, cand, log, tally)
+                return
+        raise log.all_failed(plan)
+
+    # -- metadata --------------------------------------------------------------------------------
+
+    def _entry(
+        self,
+        plan: RoutePlan,
+        cand: Candidate,
+        log: AttemptLog,
+        usage: TokenUsage | None,
+        estimated: bool,
+    ) -> dict[str, Any]:
+        spec = cand.spec
+        if spec.prices is None:
+            warn_unpriced(spec.name)
+        cost = cost_of(spec.prices, usage) if usage is not None else None
+        return {
+            "level": plan.level.value,
+            "tier": cand.name,
+            "model_name": spec.model,
+            "provider": spec.provider,
+            "score": plan.score,
+            "estimated_cost_usd": _str(cand.estimated_cost),
+            "cost_usd": _str(cost),
+            "currency": "USD",
+            "price_source": spec.prices.source if spec.prices else None,
+            "usage_estimated": estimated,
+            "attempts": log.as_dicts(),
+        }
+
+    def _annotate(
+        self, result: ChatResult, plan: RoutePlan, cand: Candidate, log: AttemptLog
+    ) -> ChatResult:
+        msg = result.generations[0].message
+        usage = TokenUsage.from_usage_metadata(getattr(msg, "usage_metadata", None))
+        estimated = False
+        if usage is None:
+            usage = TokenUsage(
+                input_tokens=cand.input_tokens,
+                output_tokens=count_text(_as_text(msg.content), cand.spec.tokenizer),
+            )
+            estimated = True
+        msg.response_metadata = {
+            **msg.response_metadata,
+            METADATA_KEY: self._entry(plan, cand, log, usage, estimated),
+        }
+        return result
+
+    def _last_chunk(
+        self, plan: RoutePlan, cand: Candidate, log: AttemptLog, tally: _StreamTally
+    ) -> ChatGenerationChunk:
+        usage = TokenUsage.from_usage_metadata(tally.usage)
+        estimated = False
+        if usage is None:
+            usage = TokenUsage(
+                input_tokens=cand.input_tokens,
+                output_tokens=count_text(tally.text, cand.spec.tokenizer),
+            )
+            estimated = True
+        entry = self._entry(plan, cand, log, usage, estimated)
+        return ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="", response_metadata={METADATA_KEY: entry}, chunk_position="last"
+            )
+        )
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+class _StreamTally:
+    """What a stream carried so far: its text and its usage."""
+
+    __slots__ = ("parts", "usage")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.usage: dict[str, Any] | None = None
+
+    def add(self, chunk: ChatGenerationChunk) -> ChatGenerationChunk:
+        msg = chunk.message
+        if isinstance(msg.content, str):
+            self.parts.append(msg.content)
+        else:
+            self.parts.append(_as_text(msg.content))
+        um = getattr(msg, "usage_metadata", None)
+        if um:
+            self.usage = (
+                dict(um) if self.usage is None else _dict_int_op(self.usage, um, int.__add__)
+            )
+        if isinstance(msg, AIMessageChunk) and msg.chunk_position == "last":
+            msg.chunk_position = None  # the router's metadata chunk is the last one
+        return chunk
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _sync_chunks(
+    chat: BaseChatModel,
+    messages: list[BaseMessage],
+    stop: list[str] | None,
+    run_manager: CallbackManagerForLLMRun | None,
+    kw: dict[str, Any],
+) -> Iterator[ChatGenerationChunk]:
+    if type(chat)._stream is BaseChatModel._stream:  # no native streaming: one chunk
+        result = _check_result(chat._generate(messages, stop=stop, run_manager=run_manager, **kw))
+        return iter([_to_chunk(result.generations[0])])
+    return iter(chat._stream(messages, stop=stop, run_manager=run_manager, **kw))
+
+
+def _async_chunks(
+    chat: BaseChatModel,
+    messages: list[BaseMessage],
+    stop: list[str] | None,
+    run_manager: AsyncCallbackManagerForLLMRun | None,
+    kw: dict[str, Any],
+) -> AsyncIterator[ChatGenerationChunk]:
+    cls = type(chat)
+    if cls._astream is BaseChatModel._astream and cls._stream is BaseChatModel._stream:
+
+        async def one() -> AsyncIterator[ChatGenerationChunk]:
+            result = _check_result(
+                await chat._agenerate(messages, stop=stop, run_manager=run_manager, **kw)
+            )
+            yield _to_chunk(result.generations[0])
+
+        return one()
+    return aiter(chat._astream(messages, stop=stop, run_manager=run_manager, **kw))
+
+
+def _to_chunk(gen: ChatGeneration) -> ChatGenerationChunk:
+    m = gen.message
+    tool_calls = getattr(m, "tool_calls", None) or []
+    chunk = AIMessageChunk(
+        content=m.content,
+        additional_kwargs=m.additional_kwargs,
+        response_metadata=m.response_metadata,
+        usage_metadata=getattr(m, "usage_metadata", None),
+        tool_call_chunks=[
+            {"name": tc["name"], "args": _json(tc["args"]), "id": tc.get("id"), "index": i}
+            for i, tc in enumerate(tool_calls)
+        ],
+        id=m.id,
+    )
+    return ChatGenerationChunk(message=chunk, generation_info=gen.generation_info)
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _check_result(result: Any) -> ChatResult:
+    """A provider that answers garbage gets a typed error, so the router can fall back."""
+    if (
+        not isinstance(result, ChatResult)
+        or not result.generations
+        or not isinstance(result.generations[0].message, AIMessage)
+    ):
+        raise ProviderResponseError(f"model returned no chat generation: {type(result).__name__}")
+    return result
+
+
+def _as_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(b if isinstance(b, str) else str(b.get("text", "")) for b in content if b)
+    return str(content)
+
+
+def _is_messages(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(m, BaseMessage) for m in value)
+
+
+def _wants_json_schema(kwargs: Mapping[str, Any]) -> bool:
+    rf = kwargs.get("response_format")
+    return isinstance(rf, dict) and rf.get("type") == "json_schema"
+
+
+def _ceiling(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ConfigError(f"max_cost must be a number of USD, got {value!r}") from None
+    if not d.is_finite() or d <= 0:
+        raise ConfigError(f"max_cost must be > 0 USD, got {value!r}")
+    return d
+
+
+def _str(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
