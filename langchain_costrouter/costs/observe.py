@@ -1,0 +1,131 @@
+"""What a run's end event tells: model, provider, usage, router metadata, output text.
+
+Also the fallback when a provider sends no usage: tiktoken counts of the prompt captured at the
+start event and of the output (``estimate``), marked ``estimated`` on the record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import LLMResult
+
+from langchain_costrouter.pricing import TokenUsage
+from langchain_costrouter.tokens import EncodingName, count_messages, count_text
+
+
+@dataclass(slots=True)
+class Observed:
+    """What an end event tells about a run: model, usage, router metadata, output."""
+
+    model: str | None
+    provider: str | None
+    usage: TokenUsage | None
+    message: BaseMessage | None
+    text: str
+    message_id: str | None
+    router: bool = False
+    level: str | None = None
+    tier: str | None = None
+    router_cost: Decimal | None = None
+    router_source: str | None = None
+    estimated: bool = False
+
+    @classmethod
+    def of(cls, response: LLMResult | None, requested: str | None,
+           provider: str | None) -> Observed:
+        gens = response.generations[0] if response is not None and response.generations else []
+        gen = gens[0] if gens else None
+        message = getattr(gen, "message", None)
+        meta: dict[str, Any] = dict(
+            getattr(message, "response_metadata", None) or getattr(gen, "generation_info", None)
+            or {}
+        )
+        llm_output = (response.llm_output if response is not None else None) or {}
+        cr = meta.get("costrouter") if isinstance(meta.get("costrouter"), dict) else None
+        usage = TokenUsage.from_usage_metadata(getattr(message, "usage_metadata", None))
+        if usage is None:
+            usage = _usage_from_llm_output(llm_output)
+        model = _clean_name(
+            (cr or {}).get("model_name") or meta.get("model_name") or meta.get("model")
+            or llm_output.get("model_name") or requested,
+            requested,
+        )
+        ob = cls(
+            model=model,
+            provider=(cr or {}).get("provider") or meta.get("model_provider") or provider,
+            usage=usage, message=message, text=getattr(gen, "text", "") or "",
+            message_id=getattr(message, "id", None),
+        )
+        if cr is not None:
+            ob.router = True
+            ob.level = _opt_str(cr.get("level"))
+            ob.tier = _opt_str(cr.get("tier"))
+            ob.estimated = bool(cr.get("usage_estimated"))
+            try:
+                ob.router_cost = Decimal(str(cr["cost_usd"])) if cr.get("cost_usd") else None
+            except InvalidOperation:  # not a number: price it ourselves
+                ob.router_cost = None
+            if ob.router_cost is not None:
+                ob.router_source = str(cr.get("price_source") or "costrouter")
+        return ob
+
+
+def _opt_str(v: Any) -> str | None:
+    return None if v is None else str(getattr(v, "value", v))
+
+
+def _clean_name(name: Any, requested: str | None) -> str | None:
+    """Undo ``merge_dicts`` concatenating a repeated model name across stream chunks."""
+    if not name:
+        return None
+    s = str(name)
+    k = len(s) // len(requested) if requested else 0
+    if requested and k > 1 and s == requested * k:
+        return requested
+    half = len(s) // 2
+    if len(s) % 2 == 0 and half and s[:half] == s[half:]:
+        return s[:half]
+    return s
+
+
+def _usage_from_llm_output(llm_output: dict[str, Any]) -> TokenUsage | None:
+    tu = llm_output.get("token_usage") or llm_output.get("usage")
+    if not isinstance(tu, dict) or "prompt_tokens" not in tu:
+        return None
+    details = tu.get("prompt_tokens_details") or {}
+    out_details = tu.get("completion_tokens_details") or {}
+    return TokenUsage(
+        input_tokens=int(tu.get("prompt_tokens") or 0),
+        output_tokens=int(tu.get("completion_tokens") or 0),
+        cached_tokens=int(details.get("cached_tokens") or 0),
+        reasoning_tokens=int(out_details.get("reasoning_tokens") or 0),
+    )
+
+
+def estimate(
+    ob: Observed,
+    encoding: EncodingName,
+    messages: Sequence[BaseMessage] | None,
+    prompts: Sequence[str] | None = None,
+    tools: Sequence[Any] | None = None,
+) -> TokenUsage:
+    """tiktoken counts of the prompt (captured at start) and of the output."""
+    if messages is not None:
+        schemas = [t for t in tools or [] if isinstance(t, dict)] or None
+        inp = count_messages(messages, encoding, tools=schemas)
+    else:
+        inp = sum(count_text(p, encoding) for p in prompts or [])
+    if isinstance(ob.message, AIMessage):
+        out = count_text(ob.message.text, encoding)
+        for tc in ob.message.tool_calls:
+            args = json.dumps(tc["args"], sort_keys=True, ensure_ascii=False)
+            out += count_text(tc["name"], encoding) + count_text(args, encoding)
+    else:
+        out = count_text(ob.text, encoding)
+    return TokenUsage(input_tokens=inp, output_tokens=out)

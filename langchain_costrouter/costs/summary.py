@@ -1,0 +1,126 @@
+"""What the tracked calls cost, as plain frozen dataclasses.
+
+Money is honest: ``total_cost`` sums the calls that could be priced; when ``unpriced_requests``
+is not zero the true total is higher, and ``cost_is_lower_bound`` says so. Failed calls that
+reported no usage are not billed by providers as far as we can know, so they add no cost and
+are not "unpriced"; they do count as requests (and lower the success rate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from typing import Any
+
+from langchain_costrouter.costs.stats import Totals
+
+UNKNOWN_MODEL = "(unknown)"
+UNROUTED = "(unrouted)"
+"""``by_level`` key of calls not made through ``ChatCostRouter``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsageSummary:
+    """Totals of a set of calls: all of them, or one model's, or one level's."""
+
+    requests: int
+    succeeded: int
+    failed: int
+    success_rate: float | None
+    """``succeeded / requests``; ``None`` with no requests."""
+    input_tokens: int
+    cached_input_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    total_tokens: int
+    total_cost: Decimal
+    """USD over the priced calls; a lower bound when ``unpriced_requests > 0``."""
+    unpriced_requests: int
+    """Calls that used tokens of a model with no known price."""
+    estimated_requests: int
+    """Calls whose tokens were counted with tiktoken (no usage from the provider)."""
+    cost_is_lower_bound: bool
+    avg_cost_per_request: Decimal | None
+    """``total_cost / requests`` (a lower bound too when some calls are unpriced)."""
+    cost_per_success: Decimal | None
+    """``total_cost / succeeded``: what one useful answer cost, failures included."""
+    latency_p50_s: float | None
+    latency_p95_s: float | None
+    latency_p99_s: float | None
+    ttft_p50_s: float | None
+    """Time to first token over streamed calls."""
+
+    @classmethod
+    def of(cls, t: Totals) -> UsageSummary:
+        return cls(**_fields_of(t))
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe: Decimals as strings."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, Decimal):
+                v = str(v)
+            elif isinstance(v, dict):
+                v = {k: g.as_dict() for k, g in v.items()}
+            out[f.name] = v
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class CostSummary(UsageSummary):
+    """All tracked calls, with breakdowns and how many runs were deliberately not counted."""
+
+    by_model: dict[str, UsageSummary] = field(default_factory=dict)
+    by_level: dict[str, UsageSummary] = field(default_factory=dict)
+    nested_runs_skipped: int = 0
+    """LLM runs inside a counted LLM run (a wrapper's inner model): counted once, via the outer."""
+    duplicate_runs_skipped: int = 0
+    """Wrapper runs that returned a message already counted (same message id)."""
+    sink_errors: int = 0
+
+
+def _fields_of(t: Totals) -> dict[str, Any]:
+    failed = t.requests - t.succeeded
+    return {
+        "requests": t.requests,
+        "succeeded": t.succeeded,
+        "failed": failed,
+        "success_rate": t.succeeded / t.requests if t.requests else None,
+        "input_tokens": t.input_tokens,
+        "cached_input_tokens": t.cached_input_tokens,
+        "cache_write_tokens": t.cache_write_tokens,
+        "output_tokens": t.output_tokens,
+        "reasoning_tokens": t.reasoning_tokens,
+        "total_tokens": t.input_tokens + t.output_tokens,
+        "total_cost": t.cost,
+        "unpriced_requests": t.unpriced,
+        "estimated_requests": t.estimated,
+        "cost_is_lower_bound": t.unpriced > 0,
+        "avg_cost_per_request": t.cost / t.requests if t.requests else None,
+        "cost_per_success": t.cost / t.succeeded if t.succeeded else None,
+        "latency_p50_s": t.latency.quantile(0.50),
+        "latency_p95_s": t.latency.quantile(0.95),
+        "latency_p99_s": t.latency.quantile(0.99),
+        "ttft_p50_s": t.ttft.quantile(0.50),
+    }
+
+
+def build_summary(
+    total: Totals,
+    by_model: dict[str, Totals],
+    by_level: dict[str, Totals],
+    *,
+    nested_runs_skipped: int = 0,
+    duplicate_runs_skipped: int = 0,
+    sink_errors: int = 0,
+) -> CostSummary:
+    return CostSummary(
+        **_fields_of(total),
+        by_model={k: UsageSummary.of(v) for k, v in sorted(by_model.items())},
+        by_level={k: UsageSummary.of(v) for k, v in sorted(by_level.items())},
+        nested_runs_skipped=nested_runs_skipped,
+        duplicate_runs_skipped=duplicate_runs_skipped,
+        sink_errors=sink_errors,
+    )
