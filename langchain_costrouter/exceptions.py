@@ -217,3 +217,15 @@ class PortInUseError(ConfigError):
             f"cannot start the local server on {host}:{port}: {reason}; "
             "pass port=0 to pick a free port"
         )
+
+
+class BudgetUnpricedError(CostRouterError):
+    """A USD budget cannot be checked: the model has no known price (``on_unpriced="raise"``)."""
+
+    def __init__(self, *, budget: str, model: str | None) -> None:
+        self.budget = budget
+        self.model = model
+        super().__init__(
+            f"USD budget {budget!r} cannot price model {model!r} (no known price); give it "
+            "prices, or build the guard with on_unpriced='allow' to let USD budgets skip it"
+        )

@@ -1,0 +1,115 @@
+"""Budget guard as LangChain agent middleware (``create_agent(..., middleware=[...])``).
+
+Every model call of the agent loop reserves its estimate (system prompt, history and tool
+schemas counted), runs, and is reconciled with the response's usage; a failed call releases
+its reservation. Scopes come from the run's ``config["metadata"]`` as for the other forms.
+In downgrade mode a ``ChatCostRouter`` is pinned through ``model_settings["model"]`` (passed
+to ``bind_tools``); a plain model is replaced by the cheapest fitting ``downgrade_to`` model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from langchain.agents.middleware.types import (
+    AgentMiddleware,
+    ExtendedModelResponse,
+    ModelRequest,
+    ModelResponse,
+)
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.runnables import RunnableConfig
+
+from langchain_costrouter.budget.guard import BudgetGuard, Option, Ticket
+
+
+def _run_config() -> RunnableConfig:
+    try:
+        from langgraph.config import get_config
+
+        return get_config()
+    except RuntimeError:  # called outside a graph run
+        return {}
+
+
+def _message_of(response: Any) -> AIMessage | None:
+    if isinstance(response, ExtendedModelResponse):
+        response = response.model_response
+    if isinstance(response, AIMessage):
+        return response
+    if isinstance(response, ModelResponse):
+        for m in reversed(response.result):
+            if isinstance(m, AIMessage):
+                return m
+    return None
+
+
+class BudgetMiddleware(AgentMiddleware):
+    """Enforce a :class:`BudgetGuard` on every model call of an agent."""
+
+    def __init__(
+        self, guard: BudgetGuard, *, downgrade_to: Sequence[BaseChatModel] = ()
+    ) -> None:
+        super().__init__()
+        self.guard = guard
+        self.downgrade_to = list(downgrade_to)
+
+    @property
+    def name(self) -> str:
+        return "BudgetMiddleware"
+
+    def _options(self, request: ModelRequest) -> tuple[list[Option], RunnableConfig]:
+        config = _run_config()
+        messages: list[BaseMessage] = list(request.messages)
+        if request.system_message is not None:
+            messages.insert(0, request.system_message)
+        options = self.guard.options(
+            request.model,
+            messages,
+            configurable=config.get("configurable"),
+            kwargs=request.model_settings,
+            tools=request.tools or None,
+            downgrade_to=self.downgrade_to,
+        )
+        return options, config
+
+    @staticmethod
+    def _apply(request: ModelRequest, ticket: Ticket) -> ModelRequest:
+        opt = ticket.option
+        if opt.model is not None:
+            return request.override(model=opt.model)  # type: ignore[arg-type]
+        if opt.pin is not None:
+            return request.override(model_settings={**request.model_settings, "model": opt.pin})
+        return request
+
+    def wrap_model_call(
+        self,
+        request: ModelRequest,
+        handler: Callable[[ModelRequest], ModelResponse],
+    ) -> Any:
+        options, config = self._options(request)
+        ticket = self.guard.acquire(options, config.get("metadata"))
+        try:
+            response = handler(self._apply(request, ticket))
+        except BaseException:
+            self.guard.cancel(ticket)
+            raise
+        self.guard.settle(ticket, _message_of(response))
+        return response
+
+    async def awrap_model_call(
+        self,
+        request: ModelRequest,
+        handler: Callable[[ModelRequest], Awaitable[ModelResponse]],
+    ) -> Any:
+        options, config = self._options(request)
+        ticket = await self.guard.aacquire(options, config.get("metadata"))
+        try:
+            response = await handler(self._apply(request, ticket))
+        except BaseException:
+            await self.guard.acancel(ticket)
+            raise
+        await self.guard.asettle(ticket, _message_of(response))
+        return response
