@@ -186,9 +186,6 @@ async def run_chain(
     workers = [asyncio.create_task(worker()) for _ in range(max(1, concurrency))]
     stopper = asyncio.create_task(stop.wait())
     try:
-        done, _ = await asyncio.wait(
-            [*workers, stopper], return_when=asyncio.FIRST_COMPLETED
-        )
         while not stop.is_set() and not all(w.done() for w in workers):
             await asyncio.wait([*workers, stopper], return_when=asyncio.FIRST_COMPLETED)
     finally:
