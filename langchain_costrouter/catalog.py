@@ -249,7 +249,7 @@ class Catalog(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as e:
-            raise ConfigError(_explain(e)) from None
+            raise ConfigError(explain_validation(e)) from None
 
     @classmethod
     def default(cls) -> Catalog:
@@ -340,7 +340,7 @@ class Catalog(BaseModel):
                 try:  # an aggregator's prices replace the list prices whole
                     entry["prices"] = Prices(**{"source": "aggregator", **prices[name]})
                 except ValidationError as e:
-                    raise ConfigError(f"prices of {name!r}: " + _explain(e)) from None
+                    raise ConfigError(f"prices of {name!r}: " + explain_validation(e)) from None
             if provider:
                 entry["provider"] = provider
             patch[name] = entry
@@ -430,7 +430,8 @@ def load_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def _explain(e: ValidationError) -> str:
+def explain_validation(e: ValidationError, what: str = "invalid catalog") -> str:
+    """One line naming each bad field and its value."""
     parts = []
     for err in e.errors():
         loc = ".".join(str(x) for x in err["loc"])
@@ -439,7 +440,7 @@ def _explain(e: ValidationError) -> str:
             parts.append(f"{loc + ': ' if loc else ''}{msg}")
         else:
             parts.append(f"{loc}: {msg} (got {err.get('input')!r})")
-    return "invalid catalog: " + "; ".join(parts)
+    return f"{what}: " + "; ".join(parts)
 
 
 def _model_id(chat_model: BaseChatModel) -> str | None:

@@ -24,10 +24,10 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.utils import secret_from_env
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.usage import _dict_int_op
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from langchain_costrouter.attempts import Action, AttemptLog, default_fallback_on
-from langchain_costrouter.catalog import Catalog
+from langchain_costrouter.catalog import Catalog, explain_validation
 from langchain_costrouter.exceptions import (
     ConfigError,
     ProviderResponseError,
@@ -122,6 +122,12 @@ class ChatCostRouter(BaseChatModel):
     _catalog: Catalog = PrivateAttr()
     _thresholds: Thresholds = PrivateAttr()
     _pool: ModelPool = PrivateAttr()
+
+    def __init__(self, **kwargs: Any) -> None:
+        try:
+            super().__init__(**kwargs)
+        except ValidationError as e:  # a typed error naming the field and value
+            raise ConfigError(explain_validation(e, "invalid ChatCostRouter")) from None
 
     def model_post_init(self, context: Any, /) -> None:
         if self.max_cost is not None and self.max_cost <= 0:
