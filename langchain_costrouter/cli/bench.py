@@ -1,9 +1,213 @@
-"""placeholder"""
+"""``costrouter bench``: the mixed workload at 2,048-token contexts, strategy against strategy.
+
+Every strategy sends the same prompts (same seed) with a 512-token output cap through the same
+chain shape (``prompt | model | StrOutputParser()``): always-premium and always-cheapest are a
+bare ``ChatOpenAI`` of that model, ChatCostRouter routes, LiteLLM Router (when installed)
+shuffles over the same candidates. Costs are the real usage at catalog prices (Decimal).
+"""
+
 from __future__ import annotations
 
 import argparse
+import asyncio
+from typing import Any
+
+from langchain_core.messages import AIMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable, RunnableLambda
+from rich.console import Console
+from rich.markup import escape
+
+from langchain_costrouter.catalog import Catalog, ModelSpec
+from langchain_costrouter.cli import report as out
+from langchain_costrouter.cli.endpoints import Endpoint, add_endpoint_args, open_endpoint
+from langchain_costrouter.cli.runner import Outcome, Progressor, RunResult, run_chain, sigint_sets
+from langchain_costrouter.cli.summary import Group, by_model, cheapest_model, group, premium_model
+from langchain_costrouter.cli.tco import BENCH_INPUT_TOKENS, BENCH_OUTPUT_TOKENS, candidate_names
+from langchain_costrouter.exceptions import ConfigError
+from langchain_costrouter.workload import load_workload, mixed_workload
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("bench")
-    p.set_defaults(func=lambda a: 0)
+    p = sub.add_parser(
+        "bench",
+        help="compare always-premium, always-cheapest, ChatCostRouter (and LiteLLM) on N calls",
+        description="Benchmark routing strategies on the mixed workload.",
+    )
+    p.add_argument("--calls", type=int, default=10_000, help="calls per strategy (default 10000)")
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--context-tokens", type=int, default=BENCH_INPUT_TOKENS)
+    p.add_argument("--max-tokens", type=int, default=BENCH_OUTPUT_TOKENS)
+    p.add_argument("--strategies", default="premium,cheapest,router,litellm",
+                   help="comma-separated subset of premium,cheapest,router,litellm")
+    p.add_argument("--workload", metavar="FILE", help="JSONL prompts instead of the packaged ones")
+    p.add_argument("--json", metavar="PATH")
+    p.add_argument("--csv", metavar="PATH")
+    p.add_argument("--plot", metavar="PATH", help="PNG: cost per 1K requests and p95 latency")
+    add_endpoint_args(p, latency_scale=0.01)
+    p.set_defaults(func=run)
+
+
+_PROMPT = ChatPromptTemplate.from_messages([("human", "{prompt}")])
+
+
+def bare_model(spec: ModelSpec, max_tokens: int) -> Any:
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(
+        model=spec.model, base_url=spec.base_url, api_key=spec.api_key() or "not-needed",
+        max_retries=0, timeout=spec.timeout_s, max_tokens=max_tokens, stream_usage=True,
+    )
+
+
+def litellm_runnable(catalog: Catalog, max_tokens: int) -> Runnable[Any, Any] | None:
+    """LiteLLM Router (simple-shuffle) over the same candidates, or None when not installed."""
+    try:
+        import litellm  # noqa: F401
+        from litellm import Router
+    except ImportError:
+        return None
+    names = candidate_names(catalog)
+    by_id = {catalog[n].model: n for n in names}
+    router = Router(model_list=[
+        {"model_name": "mix", "litellm_params": {
+            "model": f"openai/{catalog[n].model}", "api_base": catalog[n].base_url,
+            "api_key": catalog[n].api_key() or "not-needed"}}
+        for n in names
+    ], num_retries=0)
+
+    async def call(prompt_value: Any) -> AIMessage:
+        msgs = [{"role": "user", "content": m.content} for m in prompt_value.to_messages()]
+        r = await router.acompletion(model="mix", messages=msgs, max_tokens=max_tokens)
+        model_id = str(r.model).removeprefix("openai/")
+        return AIMessage(
+            content=r.choices[0].message.content or "",
+            usage_metadata={"input_tokens": r.usage.prompt_tokens,
+                            "output_tokens": r.usage.completion_tokens,
+                            "total_tokens": r.usage.total_tokens},
+            response_metadata={"costrouter": {"tier": by_id.get(model_id, model_id)}},
+        )
+
+    return RunnableLambda(call)
+
+
+def strategies(ep: Endpoint, args: argparse.Namespace) -> tuple[list[tuple[str, Any, str | None]],
+                                                                list[str]]:
+    """``(name, chain, fixed model)`` per strategy to run, and notes."""
+    from langchain_costrouter.router import ChatCostRouter
+
+    wanted = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    bad = set(wanted) - {"premium", "cheapest", "router", "litellm"}
+    if bad:
+        raise ConfigError(f"--strategies: unknown {sorted(bad)}; "
+                          "choose from premium, cheapest, router, litellm")
+    cat = ep.catalog
+    notes: list[str] = []
+    runs: list[tuple[str, Any, str | None]] = []
+    parser = StrOutputParser()
+    for s in wanted:
+        if s in ("premium", "cheapest"):
+            name = premium_model(cat) if s == "premium" else cheapest_model(cat)
+            runs.append((f"always-{s} ({name})",
+                         _PROMPT | bare_model(cat[name], args.max_tokens) | parser, name))
+        elif s == "router":
+            router = ChatCostRouter(catalog=cat, max_tokens=args.max_tokens)
+            runs.append(("ChatCostRouter", _PROMPT | router | parser, None))
+        else:
+            lite = litellm_runnable(cat, args.max_tokens)
+            if lite is None:
+                notes.append("LiteLLM Router skipped: litellm is not installed "
+                             "(pip install 'langchain-costrouter[litellm]')")
+            else:
+                runs.append(("LiteLLM Router (shuffle)", _PROMPT | lite, None))
+    return runs, notes
+
+
+async def _run_all(runs: list[tuple[str, Any, str | None]], items: list[Any],
+                   args: argparse.Namespace, con: Console) -> list[tuple[str, RunResult]]:
+    stop = asyncio.Event()
+    results: list[tuple[str, RunResult]] = []
+    with sigint_sets(stop), Progressor(con) as prog:
+        tracks = {name: prog.track(name, len(items)) for name, _, _ in runs}
+        for name, chain, fixed in runs:
+            if stop.is_set():
+                break
+            res = await run_chain(chain, items, strategy=name, concurrency=args.concurrency,
+                                  fixed_model=fixed, on_progress=tracks[name], stop=stop)
+            results.append((name, res))
+    return results
+
+
+def run(args: argparse.Namespace) -> int:
+    con = out.console()
+    if args.calls < 0 or args.concurrency < 1:
+        raise ConfigError(f"--calls must be >= 0 and --concurrency >= 1, got {args.calls}, "
+                          f"{args.concurrency}")
+    pool = load_workload(args.workload) if args.workload else None
+    items = mixed_workload(args.calls, seed=args.seed, context_tokens=args.context_tokens,
+                           items=pool)
+    with open_endpoint(args) as ep:
+        con.print(ep.banner)
+        con.print(f"{args.calls:,} calls per strategy, ~{args.context_tokens:,}-token contexts, "
+                  f"{args.max_tokens}-token output cap, concurrency {args.concurrency}")
+        runs, notes = strategies(ep, args)
+        results = asyncio.run(_run_all(runs, items, args, con))
+        data = render(con, ep.catalog, results, notes)
+    if args.json:
+        con.print(f"wrote {out.write_json(args.json, data)}")
+    if args.csv:
+        con.print(f"wrote {out.write_csv(args.csv, data['rows'])}")
+    if args.plot:
+        series = {
+            "Cost per 1K requests (USD)": [
+                (r["strategy"], _f(r["cost_per_1k_requests_usd"]))
+                for r in data["rows"] if r["model"] == "(all)"
+            ],
+            "p95 latency (ms)": [
+                (r["strategy"], r["p95_ms"]) for r in data["rows"] if r["model"] == "(all)"
+            ],
+        }
+        con.print(f"wrote {out.bar_chart(args.plot, 'costrouter bench', series, '')}")
+    interrupted = any(r.interrupted for _, r in results) or len(results) < len(runs)
+    return 130 if interrupted else 0
+
+
+def _f(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def render(con: Console, cat: Catalog, results: list[tuple[str, RunResult]],
+           notes: list[str]) -> dict[str, Any]:
+    premium = premium_model(cat)
+    interrupted = any(r.interrupted for _, r in results)
+    if interrupted:
+        done = sum(len(r.outcomes) for _, r in results)
+        con.print(f"[yellow]Interrupted: partial report of {done} finished calls[/]")
+    rows: list[dict[str, Any]] = []
+    speed: list[list[Any]] = []
+    money: list[list[Any]] = []
+    for name, res in results:
+        overall = group(name, res.outcomes, cat, premium, res.wall_s)
+        groups: list[tuple[str, Group]] = [("(all)", overall)]
+        groups += [(g.name, g) for g in by_model(res.outcomes, cat, premium)]
+        for model, g in groups:
+            rows.append({"strategy": name, "model": model, **g.as_dict()})
+            rows[-1].pop("name")
+            label = name if model == "(all)" else f"  {model}"
+            speed.append([label, g.calls, f"{g.error_rate:.1%}", out.ms(g.p50), out.ms(g.p95),
+                          out.ms(g.p99), "-" if g.throughput is None else f"{g.throughput:,.1f}"])
+            money.append([label, out.money(g.per_1k, 4), out.money(g.cost, 4),
+                          out.money(g.premium_cost, 4), out.pct(g.saving_pct)])
+    con.print(out.table("Latency and throughput per strategy and model",
+                        ["strategy / model", "calls", "errors", "p50 ms", "p95 ms", "p99 ms",
+                         "req/s"], speed))
+    con.print(out.table(f"Cost of the real usage at catalog prices (vs the same tokens at "
+                        f"{premium})",
+                        ["strategy / model", "$/1K req", "cost", f"at {premium}", "saving"],
+                        money))
+    for n in notes:
+        con.print(f"[yellow]note:[/] {escape(n)}")
+    return {"premium": premium, "interrupted": interrupted, "rows": rows, "notes": notes,
+            "outcome_fields": list(Outcome.__dataclass_fields__)}
