@@ -163,7 +163,7 @@ def test_bad_ceiling_at_construction() -> None:
 
 def test_unknown_model_and_level_are_named() -> None:
     router = make_router()
-    with pytest.raises(UnknownModelError, match="unknown model 'nope'.*cheap, mid, dear"):
+    with pytest.raises(UnknownModelError, match=r"unknown model .nope.*cheap, mid, dear"):
         router.invoke("hi", model="nope")
     with pytest.raises(UnknownModelError, match="unknown level 'hardest'"):
         router.invoke("hi", config={"configurable": {"costrouter_level": "hardest"}})
@@ -281,7 +281,7 @@ def test_all_failing_raises_one_group_listing_every_attempt() -> None:
     with pytest.raises(AllModelsFailedError) as ei:
         router.invoke("hi")
     err = ei.value
-    assert isinstance(err, ExceptionGroup)
+    assert isinstance(err, BaseExceptionGroup)  # noqa: F821 - builtin on 3.11+
     assert [a.tier for a in err.attempts] == ["cheap", "mid"]
     assert [e.status_code for e in err.exceptions] == [500, 502]  # type: ignore[attr-defined]
     assert "cheap" in str(err) and "mid" in str(err)
