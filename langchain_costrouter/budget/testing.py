@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 def free_port() -> int:
@@ -55,3 +56,51 @@ def redis_server(startup_timeout: float = 10.0) -> Iterator[str]:
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def open_ledger(store: str, target: str, prefix: str = "costrouter:") -> Any:
+    """A ledger from a picklable description (for worker processes)."""
+    if store == "sqlite":
+        from langchain_costrouter.budget.sqlite import SQLiteLedger
+
+        return SQLiteLedger(target)
+    if store == "redis":
+        from langchain_costrouter.budget.redis import RedisLedger
+
+        return RedisLedger(target, prefix=prefix)
+    raise ValueError(f"store must be 'sqlite' or 'redis', got {store!r}")
+
+
+def reserve_worker(
+    store: str,
+    target: str,
+    prefix: str,
+    worker: int,
+    amounts: list[int],
+    limit: int,
+    now: float,
+    reconcile: bool,
+    barrier: Any,
+    results: Any,
+) -> None:
+    """Reserve ``amounts`` one by one against one counter; report granted amounts and time.
+
+    Each granted reservation is reconciled with the same amount when ``reconcile`` is set
+    (so the counter only ever holds granted usage). Runs in a spawned process.
+    """
+    from langchain_costrouter.budget.ledger import Charge
+
+    ledger = open_ledger(store, target, prefix)
+    granted: list[int] = []
+    barrier.wait()
+    t0 = time.perf_counter()
+    for i, amount in enumerate(amounts):
+        rid = f"w{worker}-{i}"
+        charge = Charge(key="shared", amount=amount, limit=limit, bucket=0, since=0)
+        if ledger.reserve(rid, [charge], now=now, ttl=600).granted:
+            granted.append(amount)
+            if reconcile:
+                ledger.reconcile(rid, [charge], now=now)
+    elapsed = time.perf_counter() - t0
+    ledger.close()
+    results.put((worker, granted, elapsed))

@@ -35,14 +35,14 @@ def redis_url() -> Iterator[str]:
         yield url
 
 
-def _make(kind: str, tmp_path: Path, redis_url_factory: pytest.FixtureRequest, **kw: object) -> Ledger:
+def _make(kind: str, tmp_path: Path, request: pytest.FixtureRequest, **kw: object) -> Ledger:
     if kind == "memory":
         return InMemoryLedger(**kw)  # type: ignore[arg-type]
     if kind == "sqlite":
         return SQLiteLedger(tmp_path / f"ledger-{uuid.uuid4().hex}.db", **kw)  # type: ignore[arg-type]
     from langchain_costrouter.budget.redis import RedisLedger
 
-    url = redis_url_factory.getfixturevalue("redis_url")
+    url = request.getfixturevalue("redis_url")
     return RedisLedger(url, prefix=f"t{uuid.uuid4().hex[:8]}:", **kw)  # type: ignore[arg-type]
 
 
@@ -162,7 +162,8 @@ def test_usage_rows_keep_counts_and_costs_not_prompts(make_ledger) -> None:  # t
     rows = ledger.usage_rows()
     assert len(rows) == 2
     r = rows[0]
-    assert (r.ts, r.tier, r.input_tokens, r.cached_tokens, r.output_tokens) == (NOW, "nano", 12, 2, 5)
+    assert (r.ts, r.tier, r.model) == (NOW, "nano", "gpt-4.1-nano")
+    assert (r.input_tokens, r.cached_tokens, r.output_tokens) == (12, 2, 5)
     assert Decimal(r.cost_usd or "x") == Decimal("0.0000031")
     assert r.prompt is None
     assert "alice" in (r.scope or "") and "sk-secret-123" not in repr(r)
