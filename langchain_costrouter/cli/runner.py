@@ -88,7 +88,7 @@ class RunResult:
 class Progressor:
     """A rich progress bar on a terminal; plain ``progress`` lines on stderr otherwise."""
 
-    def __init__(self, console: Console, plain_every: int = 10) -> None:
+    def __init__(self, console: Console, plain_every: int = 20) -> None:
         self.console = console
         self.plain_every = plain_every
         self.progress: Progress | None = None

@@ -1,0 +1,131 @@
+"""``costrouter demo`` and ``bench`` end to end on the local server (real HTTP on loopback)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY")
+CMD = [sys.executable, "-m", "langchain_costrouter.cli.main"]
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in KEYS}
+    env["COLUMNS"] = "200"
+    return env
+
+
+def cli(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CMD, *args], capture_output=True, text=True, cwd=ROOT, env=_env(),
+                          timeout=timeout)
+
+
+def assert_one_line_error(r: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_demo_routes_to_several_models_and_saves(tmp_path: Path) -> None:
+    j = tmp_path / "demo.json"
+    r = cli("demo", "--calls", "60", "--concurrency", "8", "--json", str(j))
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "LOCAL TEST SERVER" in r.stdout
+    data = json.loads(j.read_text())
+    routed = {row["model"] for row in data["routing_mix"]}
+    assert len(routed) > 1
+    # the printed routing table names the same models
+    mix_table = r.stdout.split("Routing mix", 1)[1].split("Cost of the real usage", 1)[0]
+    assert all(m in mix_table for m in routed)
+    overall = data["overall"]
+    assert overall["calls"] == 60 and overall["errors"] == 0
+    cost, premium = Decimal(overall["cost_usd"]), Decimal(overall["premium_cost_usd"])
+    assert Decimal(0) < cost < premium
+    assert Decimal(overall["saving_vs_premium_usd"]) == premium - cost
+    # per-model costs add up to the total exactly (Decimal, no rounding)
+    assert sum(Decimal(m["cost_usd"]) for m in data["models"]) == cost
+    assert data["budget"] and Decimal(data["budget"][0]["used"].lstrip("$")) > 0
+
+
+def test_bench_small_outputs_parse(tmp_path: Path) -> None:
+    j, c, png = tmp_path / "b.json", tmp_path / "b.csv", tmp_path / "b.png"
+    r = cli("bench", "--calls", "24", "--concurrency", "8", "--json", str(j), "--csv", str(c),
+            "--plot", str(png))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(j.read_text())
+    overall = {row["strategy"]: row for row in data["rows"] if row["model"] == "(all)"}
+    assert "ChatCostRouter" in overall and len(overall) == 3
+    premium = next(v for k, v in overall.items() if k.startswith("always-premium"))
+    router = overall["ChatCostRouter"]
+    assert router["calls"] == 24 and router["error_rate"] == 0
+    assert Decimal(router["cost_per_1k_requests_usd"]) < Decimal(premium["cost_per_1k_requests_usd"])
+    assert router["p50_ms"] <= router["p95_ms"] <= router["p99_ms"]
+    with c.open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(data["rows"]) and rows[0]["strategy"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "LiteLLM" in r.stdout  # ran, or skipped with a note
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_endpoint_one_line() -> None:
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    assert_one_line_error(cli("demo", "--base-url", url, "--calls", "2"), "cannot reach", url)
+
+
+def test_port_in_use_one_line() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert_one_line_error(cli("demo", "--local", "--port", str(port), "--calls", "2"),
+                              str(port))
+
+
+def test_ctrl_c_prints_partial_report() -> None:
+    p = subprocess.Popen(
+        [*CMD, "demo", "--local", "--calls", "2000", "--concurrency", "4",
+         "--latency-scale", "0.2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_env(),
+    )
+    assert p.stderr is not None
+    try:
+        deadline = time.monotonic() + 60
+        seen = ""
+        while time.monotonic() < deadline:  # wait for real progress, not a fixed time
+            line = p.stderr.readline()
+            seen += line
+            if line.startswith("progress ChatCostRouter:") and not line.split(":")[1].startswith(
+                " 0/"
+            ):
+                break
+            assert line, f"process ended early: {seen}"
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130, err
+    assert "Traceback" not in err
+    assert "Interrupted: partial report of" in out
+    done = int(out.split("Interrupted: partial report of", 1)[1].split()[0])
+    assert 0 < done < 2000
+    assert "Routing mix" in out and "Latency" in out

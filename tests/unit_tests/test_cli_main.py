@@ -1,0 +1,94 @@
+"""The ``costrouter`` entry point: tco outputs, and one-line errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from langchain_costrouter.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY")
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in KEYS}
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [sys.executable, "-m", "langchain_costrouter.cli.main", *args],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout,
+    )
+
+
+def assert_one_line_error(r: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    for n in needles:
+        assert n in lines[0]
+
+
+def test_tco_json_and_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    j, png = tmp_path / "tco.json", tmp_path / "tco.png"
+    assert main(["tco", "--input-tokens", "50M", "--output-tokens", "20M",
+                 "--json", str(j), "--plot", str(png)]) == 0
+    data = json.loads(j.read_text())
+    costs = {m["name"]: Decimal(m["monthly_cost_usd"]) for m in data["models"]}
+    assert costs["gpt-4.1"] == 260 and costs["claude-sonnet"] == 450
+    assert costs["gemini-flash"] == 65
+    assert {s["name"] for s in data["strategies"]} == {
+        "always-premium", "always-cheapest", "ChatCostRouter"
+    }
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "$450.00" in capsys.readouterr().out
+
+
+def test_tco_workload_file_and_baseline(tmp_path: Path) -> None:
+    w = tmp_path / "w.yaml"
+    w.write_text("input_tokens: 10M\noutput_tokens: 1M\ncache_hit_rate: 0.5\n"
+                 "mix: {trivial: 100}\n")
+    j = tmp_path / "o.json"
+    assert main(["tco", "--workload", str(w), "--baseline", "gpt-4.1", "--json", str(j)]) == 0
+    data = json.loads(j.read_text())
+    assert data["baseline"] == "gpt-4.1"
+    # 5M fresh at $2 + 5M cached at $0.50 + 1M output at $8 (prices from the catalog)
+    assert Decimal(data["baseline_monthly_cost_usd"]) == Decimal("10") + Decimal("2.5") + 8
+
+
+def test_malformed_catalog_file_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "cat.yaml"
+    bad.write_text("models:\n  gpt-4.1:\n    prices: {input: -3, output: 8}\n")
+    assert_one_line_error(cli("tco", "--catalog", str(bad)), "gpt-4.1", "input")
+
+
+def in_process_error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    assert main(list(args)) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_bad_inputs_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "cat2.json"
+    broken.write_text("{ not json")
+    assert str(broken) in in_process_error(capsys, "tco", "--catalog", str(broken))
+    assert "add up to 1" in in_process_error(capsys, "tco", "--mix", "trivial=0.9,expert=0.5")
+    assert "unknown model 'gpt-99'" in in_process_error(capsys, "tco", "--baseline", "gpt-99")
+    assert "'lots'" in in_process_error(capsys, "tco", "--input-tokens", "lots")
+    missing = tmp_path / "none" / "x.json"
+    assert "does not exist" in in_process_error(capsys, "tco", "--json", str(missing))
+
+
+def test_malformed_workload_file_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "w.jsonl"
+    bad.write_text('{"id": "a", "category": "qa", "expected_level": "standard", "prompt": "x"}\n'
+                   '{"id": "b", "category": "qa"\n')
+    r = cli("bench", "--workload", str(bad), "--calls", "2", "--local")
+    assert_one_line_error(r, f"{bad}:2", "invalid JSON")
