@@ -55,7 +55,11 @@ class LatencyHistogram:
             raise ValueError(f"quantile must be in [0, 1], got {q!r}")
         if self.count == 0:
             return None
-        rank = q * (self.count - 1)
+        rank = int(q * (self.count - 1))
+        if rank == 0:
+            return self.min
+        if rank >= self.count - 1:
+            return self.max
         seen = self.zero
         if rank < seen:
             return self.min
