@@ -62,7 +62,8 @@ GOOD = json.dumps({"id": "a", "category": "qa", "expected_level": "standard", "p
     ("bad", "problem"),
     [
         ("{not json", "invalid JSON"),
-        (json.dumps({"id": "b", "category": "qa", "prompt": "x"}), "missing field(s) expected_level"),
+        (json.dumps({"id": "b", "category": "qa", "prompt": "x"}),
+         "missing field(s) expected_level"),
         (json.dumps({"id": "b", "category": "poetry", "expected_level": "standard", "prompt": "x"}),
          "unknown category 'poetry'"),
         (json.dumps({"id": "b", "category": "qa", "expected_level": "genius", "prompt": "x"}),

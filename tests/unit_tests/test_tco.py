@@ -41,8 +41,10 @@ def test_published_roi_table(catalog: Catalog, name: str, expected: Decimal) -> 
 def test_long_context_tier_uses_request_shape_not_monthly_total(catalog: Catalog) -> None:
     prices = catalog["claude-sonnet"].prices
     assert prices is not None and prices.long_context is not None
-    small = MonthlyWorkload(input_tokens=50_000_000, output_tokens=0, input_tokens_per_request=8000)
-    big = MonthlyWorkload(input_tokens=50_000_000, output_tokens=0, input_tokens_per_request=300_000)
+    small = MonthlyWorkload(input_tokens=50_000_000, output_tokens=0,
+                            input_tokens_per_request=8000)
+    big = MonthlyWorkload(input_tokens=50_000_000, output_tokens=0,
+                          input_tokens_per_request=300_000)
     assert monthly_cost(prices, small) == 50 * prices.input
     assert monthly_cost(prices, big) == 50 * prices.long_context.input
 
