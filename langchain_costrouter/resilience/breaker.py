@@ -52,6 +52,8 @@ class TransitionEvent:
 
 
 Listener = Callable[[TransitionEvent], object]
+Grant = tuple[str, int, BreakerConfig, str]
+"""(store key, grant, config, label) held by a permit."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -82,7 +84,7 @@ class Permit:
 
     __slots__ = ("_done", "_grants", "model")
 
-    def __init__(self, model: str, grants: tuple[tuple[str, int], ...]) -> None:
+    def __init__(self, model: str, grants: tuple[Grant, ...]) -> None:
         self.model = model
         self._grants = grants
         self._done = False
@@ -90,7 +92,7 @@ class Permit:
     @property
     def probe(self) -> bool:
         """True if this call is a half-open probe."""
-        return any(grant > 0 for _, grant in self._grants)
+        return any(g[1] > 0 for g in self._grants)
 
     def __repr__(self) -> str:
         return f"Permit({self.model!r}, probe={self.probe})"
@@ -130,36 +132,37 @@ class Breakers:
         self.providers = dict(providers or {})
         self.provider_config = provider_config
         self._listeners: list[Listener] = list(listeners)
-        self._seen: dict[str, None] = {}
+        self._plans: dict[str, tuple[tuple[str, str, BreakerConfig], ...]] = {}
         self._lock = threading.Lock()
 
     # -- keys ---------------------------------------------------------------------------
-    def _keys(self, model: str) -> list[tuple[str, str, BreakerConfig]]:
+    def _keys(self, model: str) -> tuple[tuple[str, str, BreakerConfig], ...]:
         """(store key, label, config) of the breakers guarding ``model``: provider first."""
-        if model not in self._seen:
-            self._seen[model] = None
-        keys = []
-        provider = self.providers.get(model)
-        if provider is not None and self.provider_config is not None:
-            keys.append((f"p:{provider}", f"provider:{provider}", self.provider_config))
-        keys.append((f"m:{model}", model, self.configs.get(model, self.config)))
-        return keys
+        plan = self._plans.get(model)
+        if plan is None:
+            keys = []
+            provider = self.providers.get(model)
+            if provider is not None and self.provider_config is not None:
+                keys.append((f"p:{provider}", f"provider:{provider}", self.provider_config))
+            keys.append((f"m:{model}", model, self.configs.get(model, self.config)))
+            plan = self._plans[model] = tuple(keys)
+        return plan
 
     # -- the router's calls ---------------------------------------------------------------
     def allow(self, model: str) -> Permit | None:
         """A permit to call ``model`` now, or ``None`` (open, cooling down, probe taken)."""
         now = self.clock()
-        grants: list[tuple[str, int]] = []
+        grants: list[Grant] = []
         for key, label, cfg in self._keys(model):
             grant, transition = self.store.allow(key, now, cfg)
             if transition is not None:
                 self._emit(label, transition, now)
             if grant == machine.DENY:
-                for k, g in grants:  # give back a provider probe slot already taken
-                    if g > 0:
-                        self._record(k, now, "neutral", g)
+                for g in grants:  # give back a provider probe slot already taken
+                    if g[1] > 0:
+                        self._record(g, now, "neutral")
                 return None
-            grants.append((key, grant))
+            grants.append((key, grant, cfg, label))
         return Permit(model, tuple(grants))
 
     def success(self, permit: Permit) -> None:
@@ -178,7 +181,7 @@ class Breakers:
             return verdict
         cooldown_key = None
         if verdict.action is Action.COOLDOWN and verdict.cooldown_s:
-            has_provider = any(k.startswith("p:") for k, _ in permit._grants)
+            has_provider = len(permit._grants) > 1
             cooldown_key = permit._grants[0 if verdict.provider_wide and has_provider else -1][0]
         self._finish(permit, "neutral", cooldown_key, verdict.cooldown_s or 0.0)
         return verdict
@@ -203,7 +206,7 @@ class Breakers:
         for model in models:
             self._keys(model)
         out: dict[str, Health] = {}
-        for model in list(self._seen):
+        for model in list(self._plans):
             for key, label, cfg in self._keys(model):
                 if label in out:
                     continue
@@ -241,26 +244,24 @@ class Breakers:
         if permit._done:
             return
         permit._done = True
-        now = self.clock()
-        for key, grant in permit._grants:
-            until = now + cooldown_s if key == cooldown_key else 0.0
-            if grant == machine.NORMAL and until == 0.0 and outcome != "failure":
-                cfg = self._config(key)
-                if outcome == "neutral" or cfg.failure_rate is None:
-                    continue  # nothing to record: skip the store round trip
-            self._record(key, now, outcome, grant, until)
+        now = None
+        for g in permit._grants:
+            key, grant, cfg, _ = g
+            until = 0.0
+            if key == cooldown_key:
+                now = self.clock() if now is None else now
+                until = now + cooldown_s
+            if (grant == machine.NORMAL and until == 0.0 and outcome != "failure"
+                    and (outcome == "neutral" or cfg.failure_rate is None)):
+                continue  # nothing to record (see machine.record): skip the store round trip
+            now = self.clock() if now is None else now
+            self._record(g, now, outcome, until)
 
-    def _config(self, key: str) -> BreakerConfig:
-        if key.startswith("p:") and self.provider_config is not None:
-            return self.provider_config
-        return self.configs.get(key[2:], self.config)
-
-    def _record(self, key: str, now: float, outcome: str, grant: int,
-                cooldown_until: float = 0.0) -> None:
-        transition = self.store.record(key, now, self._config(key), outcome, grant,
-                                       cooldown_until)
+    def _record(self, g: Grant, now: float, outcome: str, cooldown_until: float = 0.0) -> None:
+        key, grant, cfg, label = g
+        transition = self.store.record(key, now, cfg, outcome, grant, cooldown_until)
         if transition is not None:
-            self._emit(("provider:" if key.startswith("p:") else "") + key[2:], transition, now)
+            self._emit(label, transition, now)
 
     def _emit(self, label: str, transition: Transition, now: float) -> None:
         event = TransitionEvent(label, transition[0], transition[1], transition[2], now)
@@ -274,4 +275,4 @@ class Breakers:
                 logger.exception("breaker transition listener %r failed", listener)
 
     def __repr__(self) -> str:
-        return f"Breakers(models={len(self._seen)}, store={self.store!r})"
+        return f"Breakers(models={len(self._plans)}, store={self.store!r})"

@@ -7,6 +7,9 @@ A dead or unreachable Redis never hangs a call: the client uses short socket tim
 retries (redis-py's default retry takes ~4 s to fail). On the first error the store logs ONE
 warning and serves from a local in-memory store; after ``reconnect_after_s`` (measured on the
 callers' clock) it tries Redis again, and logs once when it is back.
+
+Calls are synchronous (one round trip, ~0.1 ms on loopback); from asyncio they briefly block
+the loop, bounded by ``socket_timeout_s`` when Redis is slow or gone.
 """
 
 from __future__ import annotations

@@ -59,6 +59,11 @@ class MemoryBreakerStore:
         return rec
 
     def allow(self, key: str, now: float, cfg: BreakerConfig) -> tuple[int, Transition | None]:
+        rec = self._records.get(key)
+        if rec is not None and rec["s"] == machine.CLOSED and now >= rec["cu"]:
+            # Lock-free fast path: a closed breaker changes nothing when it grants. A racing
+            # trip lets at most this one call through, as if it had come a moment earlier.
+            return machine.NORMAL, None
         with self._lock:
             grant, transition, _ = machine.allow(self._get(key, cfg), now, cfg)
         return grant, transition
