@@ -126,10 +126,7 @@ class Budget:
         overrides: Mapping[str, Decimal | str | int] | None = None,
         name: str = "",
     ) -> Budget:
-        return cls(
-            Decimal(str(limit)), "usd", Window(per, rolling, tz), scope,
-            {k: Decimal(str(v)) for k, v in (overrides or {}).items()}, name,
-        )
+        return cls(limit, "usd", Window(per, rolling, tz), scope, dict(overrides or {}), name)
 
     def limit_for(self, scope_id: str) -> int | Decimal:
         return self.overrides.get(scope_id, self.limit)

@@ -36,7 +36,7 @@ from typing import Any, Literal
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.config import ensure_config
-from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from langchain_costrouter.budget.budgets import Budget, scopes_of
 from langchain_costrouter.budget.estimate import (
@@ -150,15 +150,15 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
 
     _waiters: Counter[str] = PrivateAttr(default_factory=Counter)
 
-    @model_validator(mode="after")
-    def _check(self) -> BudgetGuard:
-        if not self.budgets:
+    def __init__(self, **data: Any) -> None:
+        budgets = list(data.get("budgets") or [])
+        if not budgets:
             raise ConfigError("a BudgetGuard needs at least one Budget")
-        names = [b.name for b in self.budgets]
-        dup = {n for n in names if names.count(n) > 1}
+        names = [getattr(b, "name", None) for b in budgets]
+        dup = {str(n) for n in names if names.count(n) > 1}
         if dup:
             raise ConfigError(f"budget names must be unique, repeated: {sorted(dup)}")
-        return self
+        super().__init__(**data)
 
     def __repr__(self) -> str:
         return (
