@@ -17,11 +17,23 @@ import httpx
 BASE_URL = "http://costrouter.local"
 
 
+class ASGITransport(httpx.ASGITransport):
+    """``httpx.ASGITransport`` that turns a dropped connection into the error a socket gives."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except ConnectionResetError as e:  # app.ConnectionDropped
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            ) from e
+
+
 class SyncASGITransport(httpx.BaseTransport):
     """A sync httpx transport over an ASGI app (the app runs on a background event loop)."""
 
     def __init__(self, app: Any, *, timeout_s: float = 300.0) -> None:
-        self._inner = httpx.ASGITransport(app=app)
+        self._inner = ASGITransport(app=app)
         self._timeout_s = timeout_s
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -64,6 +76,6 @@ def asgi_clients(
         transport=SyncASGITransport(app), base_url=BASE_URL, timeout=timeout_s
     )
     async_ = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url=BASE_URL, timeout=timeout_s
+        transport=ASGITransport(app=app), base_url=BASE_URL, timeout=timeout_s
     )
     return sync, async_

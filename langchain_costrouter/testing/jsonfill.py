@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?!\w|\.\d)")
 _QUOTED = re.compile(
     r"(?:(?<=^)|(?<=[\s(\[{:=,]))'([^'\n]+?)'(?=$|[\s)\]},.;:!?])"
     r"|\"([^\"\n]+?)\"|“([^”\n]+?)”|「([^」\n]+?)」|\u2018([^\u2019\n]+?)\u2019"
