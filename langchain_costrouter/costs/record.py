@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
@@ -28,6 +29,7 @@ _SECRET_VALUE = re.compile(
 REDACTED = "[redacted]"
 
 
+@lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """Whether a mapping key names a credential (``api_key``, ``openai_api_key``, headers ...)."""
     return bool(_SECRET_KEY.search(key))
@@ -46,7 +48,7 @@ def scrub(value: Any, _depth: int = 0) -> Any:
         return scrub_text(value)
     if _depth >= 4:
         return REDACTED
-    if isinstance(value, Mapping):
+    if isinstance(value, (dict, Mapping)):
         return {
             str(k): scrub(v, _depth + 1)
             for k, v in value.items()
