@@ -1,119 +1,245 @@
-"""The record of one call's tries, and the default rule for when to fall back.
+"""One call's walk through its candidates: breakers, retries, the deadline, the attempts list.
 
-A fallback rule is a plain callable ``(exc) -> bool``: ``True`` moves the call to the next
-candidate, ``False`` raises the error at once (the request itself is wrong, so another model
-would fail the same way).
+The router's four loops (invoke/stream, sync/async) share this object and differ only in how
+they call the model and sleep::
+
+    run = CallRun(plan, breakers=..., retry=..., classify=...)
+    while (cand := run.next()) is not None:        # skips open breakers, honours the deadline
+        start = run.clock()
+        try:
+            result = call(cand)
+        except Exception:
+            if run.failed(cand, exc, start):        # the request is at fault: no fallback
+                raise
+            run.sleep()                             # backoff before retrying the same model
+            continue
+        run.succeeded(cand, start)
+        return result
+    raise run.all_failed()
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterator
-from enum import Enum
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from langchain_costrouter.exceptions import (
     AllModelsFailedError,
     Attempt,
+    CircuitOpenError,
     ConfigError,
-    StreamInterruptedError,
 )
+from langchain_costrouter.resilience.breaker import Breakers, Permit, TransitionEvent
+from langchain_costrouter.resilience.concurrency import ConcurrencyLimiter
+from langchain_costrouter.resilience.failures import Action, Classify, Verdict, _status
+from langchain_costrouter.resilience.retry import RetryPolicy, RetryState
 from langchain_costrouter.selection import Candidate, RoutePlan
 
-_REQUEST_ERRORS = {400, 401, 403, 404, 422}
-_MOVE_ON_CODES = ("context_length", "context_window", "insufficient_quota", "quota", "credit")
+TRANSITIONS: ContextVar[list[TransitionEvent] | None] = ContextVar(
+    "costrouter_transitions", default=None
+)
+"""Breaker transitions that happen during the current call, for its metadata and events."""
 
 
-def status_of(exc: BaseException) -> int | None:
-    """HTTP status of a provider error, whatever the SDK (``status_code`` or ``response``)."""
-    code = getattr(exc, "status_code", None)
-    if code is None:
-        response = getattr(exc, "response", None)
-        code = getattr(response, "status_code", None)
-    return code if isinstance(code, int) else None
-
-
-def _body_text(exc: BaseException) -> str:
-    body = getattr(exc, "body", None)
-    return f"{body} {exc}".lower()
-
-
-def default_fallback_on(exc: BaseException) -> bool:
-    """Fall back on provider trouble; raise on errors the request itself caused.
-
-    * configuration errors and broken streams: raise;
-    * 400/401/403/404/422: raise, unless the body says the context is too long or the
-      account is out of credit or quota, which another model can fix;
-    * everything else (5xx, 429, timeouts, connection errors, garbage): fall back.
-    """
-    if isinstance(exc, (ConfigError, StreamInterruptedError)):
-        return False
-    status = status_of(exc)
-    if status in _REQUEST_ERRORS:
-        return any(code in _body_text(exc) for code in _MOVE_ON_CODES)
-    return True
+def collect_transition(event: TransitionEvent) -> None:
+    """A breaker listener: keep the transition with the call that caused it."""
+    sink = TRANSITIONS.get()
+    if sink is not None:
+        sink.append(event)
 
 
 def describe(exc: BaseException) -> str:
-    """Type and first line of an error, short, for attempts lists."""
+    """Type, HTTP status and first line of an error, short and key-free."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    status = status_of(exc)
-    head = f"{type(exc).__name__}" + (f" {status}" if status else "")
+    status = _status(exc)
+    head = type(exc).__name__ + (f" {status}" if status else "")
     return f"{head}: {text[:200]}" if text else head
 
 
-class Action(Enum):
-    RETRY = "retry"
-    NEXT = "next"
-    RAISE = "raise"
-
-
-class AttemptLog:
-    """Attempts of one call, in order, with the errors that ended them."""
+class CallRun:
+    """State of one routed call."""
 
     def __init__(
         self,
-        fallback_on: Callable[[BaseException], bool],
-        max_retries: int = 0,
-        clock: Callable[[], float] = time.perf_counter,
+        plan: RoutePlan,
+        *,
+        breakers: Breakers | None,
+        retry: RetryPolicy | None,
+        classify: Classify,
+        limiter: ConcurrencyLimiter | None = None,
+        priority: int = 0,
     ) -> None:
-        self.fallback_on = fallback_on
-        self.max_retries = max_retries
-        self.clock = clock
+        self.plan = plan
+        self.breakers = breakers
+        self.retry = retry
+        self.classify = classify
+        self.limiter = limiter
+        self.priority = priority
+        self.clock: Callable[[], float] = retry.clock if retry else time.monotonic
+        self.started = self.clock()
         self.attempts: list[Attempt] = []
         self.errors: list[Exception] = []
-        self._retries: dict[str, int] = {}
+        self.pending_wait = 0.0
+        self._index = 0
+        self._current: Candidate | None = None
+        self._permit: Permit | None = None
+        self._tries = 0
+        self._retry_same = False
+        self._expired = False
+        self.transitions: list[TransitionEvent] = []
+        """Breaker transitions this call caused, for its metadata and custom events."""
 
-    def candidates(self, plan: RoutePlan) -> Iterator[Candidate]:
-        yield from plan.candidates
+    def _breaker(self, method: Callable[..., Any], *args: Any) -> Any:
+        token = TRANSITIONS.set(self.transitions)
+        try:
+            return method(*args)
+        finally:
+            TRANSITIONS.reset(token)
 
-    def failed(
-        self, cand: Candidate, exc: Exception, start: float, *, final: bool = False
-    ) -> Action:
+    # -- walking the candidates ---------------------------------------------------------------
+
+    def next(self) -> Candidate | None:
+        """The candidate to try now: the same one after a retry wait, else the next allowed."""
+        if self._retry_same and self._current is not None:
+            self._retry_same = False
+            if self._allow(self._current):
+                return self._current
+            self.errors.append(CircuitOpenError(self._current.name))
+        candidates = self.plan.candidates
+        while self._index < len(candidates):
+            if self._out_of_time():
+                return None
+            cand = candidates[self._index]
+            self._index += 1
+            self._tries = 0
+            if not self._allow(cand):
+                self.attempts.append(
+                    Attempt(tier=cand.name, status="skipped", error="circuit open")
+                )
+                continue
+            self._current = cand
+            return cand
+        return None
+
+    def _allow(self, cand: Candidate) -> bool:
+        if self.breakers is None:
+            return True
+        self._permit = self._breaker(self.breakers.allow, cand.name)
+        return self._permit is not None
+
+    def _out_of_time(self) -> bool:
+        deadline = self.retry.deadline_s if self.retry else None
+        if deadline is not None and self.attempts and self.clock() - self.started >= deadline:
+            self._expired = True
+        return self._expired
+
+    # -- concurrency slots ---------------------------------------------------------------------
+
+    def slot(self, cand: Candidate) -> contextlib.AbstractContextManager[Any]:
+        if self.limiter is None:
+            return contextlib.nullcontext()
+        return self.limiter.slot(cand.name, priority=self.priority)
+
+    def aslot(self, cand: Candidate) -> contextlib.AbstractAsyncContextManager[Any]:
+        if self.limiter is None:
+            return contextlib.nullcontext()
+        return self.limiter.aslot(cand.name, priority=self.priority)
+
+    # -- outcomes ------------------------------------------------------------------------------
+
+    def _verdict(self, exc: Exception) -> Verdict:
+        if isinstance(exc, ConfigError):
+            return Verdict(Action.FAIL_FAST, "configuration")
+        permit, self._permit = self._permit, None
+        if permit is not None and self.breakers is not None:
+            return self._breaker(self.breakers.failure, permit, exc)
+        return self.classify(exc)
+
+    def failed(self, cand: Candidate, exc: Exception, start: float) -> bool:
+        """Record a failure. ``True`` means the request is at fault: raise, no fallback.
+
+        Otherwise the run either schedules a retry of the same model (``pending_wait`` seconds,
+        within the retry policy and the deadline) or moves on to the next candidate.
+        """
+        verdict = self._verdict(exc)
         self.attempts.append(
             Attempt(
-                tier=cand.name, status="error", error=describe(exc), duration_s=self.clock() - start
+                tier=cand.name,
+                status="error",
+                error=f"{describe(exc)} [{verdict.action.value}]",
+                duration_s=self.clock() - start,
             )
         )
-        if final or not self.fallback_on(exc):
-            return Action.RAISE
-        used = self._retries.get(cand.name, 0)
-        if used < self.max_retries:
-            self._retries[cand.name] = used + 1
-            return Action.RETRY
-        self.errors.append(exc)
-        return Action.NEXT
+        if verdict.action is Action.FAIL_FAST:
+            return True
+        self._tries += 1
+        wait = None
+        if self.retry is not None:
+            state = RetryState(
+                self._tries, self.clock() - self.started, exc, verdict, self.retry.rng
+            )
+            wait = self.retry.next_wait(state)
+        if wait is None:
+            self.errors.append(exc)
+            self.pending_wait = 0.0
+        else:
+            self._retry_same = True
+            self.pending_wait = wait
+        return False
+
+    def failed_midstream(self, cand: Candidate, exc: Exception, start: float) -> None:
+        """A stream broke after output was shown: count it against the model, never retry."""
+        verdict = self._verdict(exc)
+        self.attempts.append(
+            Attempt(
+                tier=cand.name,
+                status="error",
+                error=f"{describe(exc)} [{verdict.action.value}, mid-stream]",
+                duration_s=self.clock() - start,
+            )
+        )
 
     def succeeded(self, cand: Candidate, start: float) -> None:
+        permit, self._permit = self._permit, None
+        if permit is not None and self.breakers is not None:
+            self._breaker(self.breakers.success, permit)
         self.attempts.append(Attempt(tier=cand.name, status="ok", duration_s=self.clock() - start))
+
+    def release(self) -> None:
+        """The call was cancelled: free a half-open probe slot, blame nobody."""
+        permit, self._permit = self._permit, None
+        if permit is not None and self.breakers is not None:
+            self._breaker(self.breakers.release, permit)
+
+    def sleep(self) -> None:
+        if self.pending_wait > 0:
+            (self.retry.sleep if self.retry else time.sleep)(self.pending_wait)
+
+    async def asleep(self) -> None:
+        if self.pending_wait > 0 and self.retry is not None:
+            await self.retry.asleep(self.pending_wait)
+
+    # -- the end -------------------------------------------------------------------------------
 
     def as_dicts(self) -> list[dict[str, Any]]:
         return [a.as_dict() for a in self.attempts]
 
-    def all_failed(self, plan: RoutePlan) -> AllModelsFailedError:
-        n = len({a.tier for a in self.attempts})
+    def all_failed(self) -> AllModelsFailedError:
+        errors: list[Exception] = list(self.errors)
+        if not errors:  # every candidate was skipped by its breaker
+            errors = [CircuitOpenError(a.tier) for a in self.attempts if a.status == "skipped"]
+        if self._expired:
+            assert self.retry is not None and self.retry.deadline_s is not None
+            errors.append(TimeoutError(f"call deadline of {self.retry.deadline_s} s passed"))
+        if not errors:
+            errors = [RuntimeError("no candidate was tried")]
+        tried = len({a.tier for a in self.attempts})
+        why = "deadline passed" if self._expired else "every candidate failed"
         return AllModelsFailedError(
-            f"all {n} candidate models failed for a {plan.level.value}-level call",
-            self.errors,
+            f"{why} for a {self.plan.level.value}-level call ({tried} models)",
+            errors,
             self.attempts,
         )

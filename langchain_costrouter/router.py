@@ -9,13 +9,19 @@ fallback model: candidates in order, one typed error listing every attempt when 
 
 from __future__ import annotations
 
-import time
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.callbacks.manager import (
+    adispatch_custom_event,
+    ahandle_event,
+    dispatch_custom_event,
+    handle_event,
+)
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.chat_models import LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
@@ -26,7 +32,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.usage import _dict_int_op
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
-from langchain_costrouter.attempts import Action, AttemptLog, default_fallback_on
+from langchain_costrouter.attempts import CallRun, collect_transition
 from langchain_costrouter.catalog import Catalog, explain_validation
 from langchain_costrouter.exceptions import (
     ConfigError,
@@ -35,6 +41,11 @@ from langchain_costrouter.exceptions import (
 )
 from langchain_costrouter.levels import Level
 from langchain_costrouter.pricing import TokenUsage, cost_of, warn_unpriced
+from langchain_costrouter.resilience.breaker import Breakers, Health, TransitionEvent
+from langchain_costrouter.resilience.concurrency import ConcurrencyLimiter
+from langchain_costrouter.resilience.failures import Classify
+from langchain_costrouter.resilience.failures import classify as classify_failure
+from langchain_costrouter.resilience.retry import RetryPolicy
 from langchain_costrouter.scoring import HeuristicScorer, Scorer, Thresholds
 from langchain_costrouter.selection import (
     Candidate,
@@ -51,11 +62,12 @@ from langchain_costrouter.tokens import count_text
 METADATA_KEY = "costrouter"
 """Key of the router's entry in ``response_metadata``."""
 
-_ROUTING_KWARGS = ("model", "level", "max_cost", "costrouter_route")
+_ROUTING_KWARGS = ("model", "level", "max_cost", "priority", "costrouter_route")
 _CONFIGURABLE = {
     "costrouter_model": "model",
     "costrouter_level": "level",
     "costrouter_max_cost": "max_cost",
+    "costrouter_priority": "priority",
 }
 _TOOL_KWARGS = ("tool_choice", "parallel_tool_calls", "strict")
 
@@ -97,8 +109,18 @@ class ChatCostRouter(BaseChatModel):
     scorer: Scorer = Field(default_factory=HeuristicScorer)
     thresholds: Thresholds | Sequence[float] = Field(default_factory=Thresholds)
     selection: SelectionPolicy = cheapest_within_ceiling
-    fallback_on: Callable[[BaseException], bool] = default_fallback_on
-    """Decides whether an error moves the call to the next candidate (else it is raised)."""
+    classify: Classify = classify_failure
+    """``classify(exc) -> Verdict``: trip the breaker, cool down, fall back or fail fast."""
+    breakers: Breakers | Literal[False] | None = Field(default=None, repr=False)
+    """Circuit breakers per model; ``None`` builds in-memory ones, ``False`` turns them off.
+    Pass ``Breakers(store=SQLiteBreakerStore(...))`` or a Redis store to share them."""
+    retry: RetryPolicy | None = Field(default=None, repr=False)
+    """Retries of one model before falling back; default: ``max_retries`` retries with full
+    jitter, and a deadline of ``deadline_s`` per call."""
+    deadline_s: float | None = Field(default=120.0, gt=0)
+    """No new attempt starts once this many seconds have passed since the call began."""
+    limiter: ConcurrencyLimiter | None = Field(default=None, repr=False)
+    """In-flight caps per model/provider with a priority queue; ``None``: unlimited."""
     max_cost: Decimal | None = None
     """Per-request cost ceiling in USD."""
     default_output_tokens: int = Field(default=512, gt=0)
@@ -122,6 +144,8 @@ class ChatCostRouter(BaseChatModel):
     _catalog: Catalog = PrivateAttr()
     _thresholds: Thresholds = PrivateAttr()
     _pool: ModelPool = PrivateAttr()
+    _breakers: Breakers | None = PrivateAttr(default=None)
+    _retry: RetryPolicy | None = PrivateAttr(default=None)
 
     def __init__(self, **kwargs: Any) -> None:
         try:
@@ -147,6 +171,33 @@ class ChatCostRouter(BaseChatModel):
         th = self.thresholds
         self._thresholds = th if isinstance(th, Thresholds) else Thresholds(tuple(th))
         self._pool = ModelPool(self.api_key, self.timeout)
+        providers = {name: spec.provider for name, spec in cat.models.items()}
+        if self.breakers is None:
+            self._breakers = Breakers(classify=self.classify, providers=providers)
+        elif self.breakers is not False:
+            self._breakers = self.breakers
+        if self._breakers is not None:
+            self._breakers.on_transition(collect_transition)
+        self._retry = self.retry or RetryPolicy(
+            max_attempts=self.max_retries + 1, deadline_s=self.deadline_s, classify=self.classify
+        )
+        if self.limiter is not None and not self.limiter.providers:
+            self.limiter.providers.update(providers)
+
+    def with_budget(
+        self, budgets: Sequence[Any] | None = None, **kwargs: Any
+    ) -> Runnable[Any, Any]:
+        """This router behind a :class:`~langchain_costrouter.budget.BudgetGuard`: reserve the
+        estimated cost before each call, reconcile after it (see ``budget.with_budget``)."""
+        from langchain_costrouter.budget.guard import with_budget
+
+        return with_budget(self, budgets, **kwargs)
+
+    def health(self) -> dict[str, Health]:
+        """State of every model's breaker: state, failures, opened-at, next probe."""
+        if self._breakers is None:
+            return {}
+        return self._breakers.health(self._catalog.models)
 
     # -- identity ------------------------------------------------------------------------------
 
@@ -382,6 +433,16 @@ class ChatCostRouter(BaseChatModel):
             kw = {**getattr(bound, "kwargs", {}), **kw}
         return kw
 
+    def _run(self, plan: RoutePlan, kwargs: Mapping[str, Any]) -> CallRun:
+        return CallRun(
+            plan,
+            breakers=self._breakers,
+            retry=self._retry,
+            classify=self.classify,
+            limiter=self.limiter,
+            priority=int(kwargs.get("priority") or 0),
+        )
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -389,31 +450,33 @@ class ChatCostRouter(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        plan = self._plan_for(messages, kwargs)
-        log = AttemptLog(self.fallback_on, self.max_retries)
-        for cand in log.candidates(plan):
-            chat = self._pool.get(cand.spec)
-            kw = self._call_kwargs(chat, kwargs)
-            while True:
-                start = time.perf_counter()
-                try:
-                    if chat.rate_limiter is not None:
-                        chat.rate_limiter.acquire(blocking=True)
-                    result = _check_result(
-                        chat._generate(
-                            messages, stop=stop or self.stop, run_manager=run_manager, **kw
+        run = self._run(self._plan_for(messages, kwargs), kwargs)
+        stop = stop or self.stop
+        try:
+            while (cand := run.next()) is not None:
+                chat = self._pool.get(cand.spec)
+                kw = self._call_kwargs(chat, kwargs)
+                with run.slot(cand):
+                    start = run.clock()
+                    try:
+                        if chat.rate_limiter is not None:
+                            chat.rate_limiter.acquire(blocking=True)
+                        result = _check_result(
+                            chat._generate(messages, stop=stop, run_manager=run_manager, **kw)
                         )
-                    )
-                except Exception as exc:
-                    action = log.failed(cand, exc, start)
-                    if action is Action.RAISE:
-                        raise
-                    if action is Action.RETRY:
+                    except Exception as exc:
+                        if run.failed(cand, exc, start):
+                            raise
+                        run.sleep()
                         continue
-                    break
-                log.succeeded(cand, start)
-                return self._annotate(result, plan, cand, log)
-        raise log.all_failed(plan)
+                    except BaseException:
+                        run.release()
+                        raise
+                run.succeeded(cand, start)
+                return self._annotate(result, run, cand)
+            raise run.all_failed()
+        finally:
+            _emit_transitions(run, run_manager)
 
     async def _agenerate(
         self,
@@ -422,31 +485,35 @@ class ChatCostRouter(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        plan = self._plan_for(messages, kwargs)
-        log = AttemptLog(self.fallback_on, self.max_retries)
-        for cand in log.candidates(plan):
-            chat = self._pool.get(cand.spec)
-            kw = self._call_kwargs(chat, kwargs)
-            while True:
-                start = time.perf_counter()
-                try:
-                    if chat.rate_limiter is not None:
-                        await chat.rate_limiter.aacquire(blocking=True)
-                    result = _check_result(
-                        await chat._agenerate(
-                            messages, stop=stop or self.stop, run_manager=run_manager, **kw
+        run = self._run(self._plan_for(messages, kwargs), kwargs)
+        stop = stop or self.stop
+        try:
+            while (cand := run.next()) is not None:
+                chat = self._pool.get(cand.spec)
+                kw = self._call_kwargs(chat, kwargs)
+                async with run.aslot(cand):
+                    start = run.clock()
+                    try:
+                        if chat.rate_limiter is not None:
+                            await chat.rate_limiter.aacquire(blocking=True)
+                        result = _check_result(
+                            await chat._agenerate(
+                                messages, stop=stop, run_manager=run_manager, **kw
+                            )
                         )
-                    )
-                except Exception as exc:
-                    action = log.failed(cand, exc, start)
-                    if action is Action.RAISE:
-                        raise
-                    if action is Action.RETRY:
+                    except Exception as exc:
+                        if run.failed(cand, exc, start):
+                            raise
+                        await run.asleep()
                         continue
-                    break
-                log.succeeded(cand, start)
-                return self._annotate(result, plan, cand, log)
-        raise log.all_failed(plan)
+                    except BaseException:
+                        run.release()
+                        raise
+                run.succeeded(cand, start)
+                return self._annotate(result, run, cand)
+            raise run.all_failed()
+        finally:
+            await _aemit_transitions(run, run_manager)
 
     def _stream(
         self,
@@ -455,39 +522,46 @@ class ChatCostRouter(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        plan = self._plan_for(messages, kwargs)
-        log = AttemptLog(self.fallback_on, self.max_retries)
-        for cand in log.candidates(plan):
-            chat = self._pool.get(cand.spec)
-            kw = self._call_kwargs(chat, kwargs)
-            while True:
-                start = time.perf_counter()
-                try:
-                    if chat.rate_limiter is not None:
-                        chat.rate_limiter.acquire(blocking=True)
-                    chunks = _sync_chunks(chat, messages, stop or self.stop, run_manager, kw)
-                    first = next(chunks, None)
-                    if first is None:
-                        raise ProviderResponseError(f"{cand.name!r} returned an empty stream")
-                except Exception as exc:
-                    action = log.failed(cand, exc, start)
-                    if action is Action.RAISE:
-                        raise
-                    if action is Action.RETRY:
+        run = self._run(self._plan_for(messages, kwargs), kwargs)
+        stop = stop or self.stop
+        try:
+            while (cand := run.next()) is not None:
+                chat = self._pool.get(cand.spec)
+                kw = self._call_kwargs(chat, kwargs)
+                with run.slot(cand):
+                    start = run.clock()
+                    try:
+                        if chat.rate_limiter is not None:
+                            chat.rate_limiter.acquire(blocking=True)
+                        chunks = _sync_chunks(chat, messages, stop, run_manager, kw)
+                        first = next(chunks, None)
+                        if first is None:
+                            raise ProviderResponseError(f"{cand.name!r} sent an empty stream")
+                    except Exception as exc:
+                        if run.failed(cand, exc, start):
+                            raise
+                        run.sleep()
                         continue
-                    break
-                tally = _StreamTally()
-                yield tally.add(first)
-                try:
-                    for chunk in chunks:
-                        yield tally.add(chunk)
-                except Exception as exc:
-                    log.failed(cand, exc, start, final=True)
-                    raise StreamInterruptedError(cand.name, tally.text, exc) from exc
-                log.succeeded(cand, start)
-                yield self._last_chunk(plan, cand, log, tally)
+                    except BaseException:
+                        run.release()
+                        raise
+                    tally = _StreamTally()
+                    try:  # after the first chunk is out there is no fallback
+                        yield tally.add(first)
+                        for chunk in chunks:
+                            yield tally.add(chunk)
+                    except Exception as exc:
+                        run.failed_midstream(cand, exc, start)
+                        raise StreamInterruptedError(cand.name, tally.text, exc) from exc
+                    except BaseException:
+                        run.release()
+                        raise
+                run.succeeded(cand, start)
+                yield self._last_chunk(run, cand, tally)
                 return
-        raise log.all_failed(plan)
+            raise run.all_failed()
+        finally:
+            _emit_transitions(run, run_manager)
 
     async def _astream(
         self,
@@ -496,50 +570,53 @@ class ChatCostRouter(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        plan = self._plan_for(messages, kwargs)
-        log = AttemptLog(self.fallback_on, self.max_retries)
-        for cand in log.candidates(plan):
-            chat = self._pool.get(cand.spec)
-            kw = self._call_kwargs(chat, kwargs)
-            while True:
-                start = time.perf_counter()
-                try:
-                    if chat.rate_limiter is not None:
-                        await chat.rate_limiter.aacquire(blocking=True)
-                    chunks = _async_chunks(chat, messages, stop or self.stop, run_manager, kw)
-                    first = await anext(chunks, None)
-                    if first is None:
-                        raise ProviderResponseError(f"{cand.name!r} returned an empty stream")
-                except Exception as exc:
-                    action = log.failed(cand, exc, start)
-                    if action is Action.RAISE:
-                        raise
-                    if action is Action.RETRY:
+        run = self._run(self._plan_for(messages, kwargs), kwargs)
+        stop = stop or self.stop
+        try:
+            while (cand := run.next()) is not None:
+                chat = self._pool.get(cand.spec)
+                kw = self._call_kwargs(chat, kwargs)
+                async with run.aslot(cand):
+                    start = run.clock()
+                    try:
+                        if chat.rate_limiter is not None:
+                            await chat.rate_limiter.aacquire(blocking=True)
+                        chunks = _async_chunks(chat, messages, stop, run_manager, kw)
+                        first = await anext(chunks, None)
+                        if first is None:
+                            raise ProviderResponseError(f"{cand.name!r} sent an empty stream")
+                    except Exception as exc:
+                        if run.failed(cand, exc, start):
+                            raise
+                        await run.asleep()
                         continue
-                    break
-                tally = _StreamTally()
-                yield tally.add(first)
-                try:
-                    async for chunk in chunks:
-                        yield tally.add(chunk)
-                except Exception as exc:
-                    log.failed(cand, exc, start, final=True)
-                    raise StreamInterruptedError(cand.name, tally.text, exc) from exc
-                log.succeeded(cand, start)
-                yield self._last_chunk(plan, cand, log, tally)
+                    except BaseException:
+                        run.release()
+                        raise
+                    tally = _StreamTally()
+                    try:
+                        yield tally.add(first)
+                        async for chunk in chunks:
+                            yield tally.add(chunk)
+                    except Exception as exc:
+                        run.failed_midstream(cand, exc, start)
+                        raise StreamInterruptedError(cand.name, tally.text, exc) from exc
+                    except BaseException:
+                        run.release()
+                        raise
+                run.succeeded(cand, start)
+                yield self._last_chunk(run, cand, tally)
                 return
-        raise log.all_failed(plan)
+            raise run.all_failed()
+        finally:
+            await _aemit_transitions(run, run_manager)
 
     # -- metadata --------------------------------------------------------------------------------
 
     def _entry(
-        self,
-        plan: RoutePlan,
-        cand: Candidate,
-        log: AttemptLog,
-        usage: TokenUsage | None,
-        estimated: bool,
+        self, run: CallRun, cand: Candidate, usage: TokenUsage | None, estimated: bool
     ) -> dict[str, Any]:
+        plan = run.plan
         spec = cand.spec
         if spec.prices is None:
             warn_unpriced(spec.name)
@@ -555,12 +632,11 @@ class ChatCostRouter(BaseChatModel):
             "currency": "USD",
             "price_source": spec.prices.source if spec.prices else None,
             "usage_estimated": estimated,
-            "attempts": log.as_dicts(),
+            "attempts": run.as_dicts(),
+            "breaker_events": [_event_dict(e) for e in run.transitions],
         }
 
-    def _annotate(
-        self, result: ChatResult, plan: RoutePlan, cand: Candidate, log: AttemptLog
-    ) -> ChatResult:
+    def _annotate(self, result: ChatResult, run: CallRun, cand: Candidate) -> ChatResult:
         msg = result.generations[0].message
         usage = TokenUsage.from_usage_metadata(getattr(msg, "usage_metadata", None))
         estimated = False
@@ -572,12 +648,12 @@ class ChatCostRouter(BaseChatModel):
             estimated = True
         msg.response_metadata = {
             **msg.response_metadata,
-            METADATA_KEY: self._entry(plan, cand, log, usage, estimated),
+            METADATA_KEY: self._entry(run, cand, usage, estimated),
         }
         return result
 
     def _last_chunk(
-        self, plan: RoutePlan, cand: Candidate, log: AttemptLog, tally: _StreamTally
+        self, run: CallRun, cand: Candidate, tally: _StreamTally
     ) -> ChatGenerationChunk:
         usage = TokenUsage.from_usage_metadata(tally.usage)
         estimated = False
@@ -587,7 +663,7 @@ class ChatCostRouter(BaseChatModel):
                 output_tokens=count_text(tally.text, cand.spec.tokenizer),
             )
             estimated = True
-        entry = self._entry(plan, cand, log, usage, estimated)
+        entry = self._entry(run, cand, usage, estimated)
         return ChatGenerationChunk(
             message=AIMessageChunk(
                 content="", response_metadata={METADATA_KEY: entry}, chunk_position="last"
@@ -625,6 +701,58 @@ class _StreamTally:
     @property
     def text(self) -> str:
         return "".join(self.parts)
+
+
+BREAKER_EVENT = "costrouter_breaker"
+"""Name of the LangChain custom event sent for each breaker transition a call causes."""
+
+
+def _event_dict(e: TransitionEvent) -> dict[str, Any]:
+    return {
+        "model": e.model,
+        "old_state": e.old_state,
+        "new_state": e.new_state,
+        "reason": e.reason,
+        "at": e.at,
+    }
+
+
+def _emit_transitions(run: CallRun, run_manager: CallbackManagerForLLMRun | None) -> None:
+    for e in run.transitions:
+        if run_manager is not None:  # reported as an event of the router's own run
+            handle_event(
+                run_manager.handlers,
+                "on_custom_event",
+                "ignore_custom_event",
+                BREAKER_EVENT,
+                _event_dict(e),
+                run_id=run_manager.run_id,
+                tags=run_manager.tags,
+                metadata=run_manager.metadata,
+            )
+        else:  # stream(): LangChain passes no run manager; use the parent run if any
+            with contextlib.suppress(RuntimeError):
+                dispatch_custom_event(BREAKER_EVENT, _event_dict(e))
+
+
+async def _aemit_transitions(
+    run: CallRun, run_manager: AsyncCallbackManagerForLLMRun | None
+) -> None:
+    for e in run.transitions:
+        if run_manager is not None:
+            await ahandle_event(
+                run_manager.handlers,
+                "on_custom_event",
+                "ignore_custom_event",
+                BREAKER_EVENT,
+                _event_dict(e),
+                run_id=run_manager.run_id,
+                tags=run_manager.tags,
+                metadata=run_manager.metadata,
+            )
+        else:
+            with contextlib.suppress(RuntimeError):
+                await adispatch_custom_event(BREAKER_EVENT, _event_dict(e))
 
 
 def _sync_chunks(

@@ -67,13 +67,15 @@ def served_by(msg: BaseMessage) -> str:
 
 
 class Boom(Exception):
-    def __init__(self, status: int, body: str = "") -> None:
-        super().__init__(f"HTTP {status} {body}")
+    """A provider error shaped like the OpenAI SDK's: a status and a JSON error body."""
+
+    def __init__(self, status: int, code: str | None = None) -> None:
+        super().__init__(f"HTTP {status} {code or ''}")
         self.status_code = status
-        self.body = body
+        self.body = {"error": {"message": f"error {status}", "code": code}}
 
 
-def failing(status: int, body: str = "") -> Any:
+def failing(status: int, body: str | None = None) -> Any:
     def fn(messages: list[BaseMessage], info: dict[str, Any]) -> str:
         raise Boom(status, body)
 
