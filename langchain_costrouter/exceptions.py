@@ -41,14 +41,17 @@ class UnknownModelError(ConfigError, KeyError):
 
 
 class MissingAPIKeyError(ConfigError):
-    """A model needs an API key from an environment variable that is not set."""
+    """Models need API keys from environment variables that are not set."""
 
-    def __init__(self, model: str, env_vars: Sequence[str]) -> None:
-        self.model = model
+    def __init__(self, model: str | Sequence[str], env_vars: Sequence[str]) -> None:
+        self.models = [model] if isinstance(model, str) else list(model)
+        self.model = self.models[0] if self.models else ""
         self.env_vars = list(env_vars)
+        who = (f"model {self.models[0]!r} needs" if len(self.models) == 1
+               else f"models {', '.join(self.models)} need")
         super().__init__(
-            f"model {model!r} needs an API key: set the environment variable "
-            f"{' or '.join(self.env_vars)}"
+            f"{who} an API key: set the environment variable"
+            f"{'s' if len(self.env_vars) > 1 else ''} {', '.join(self.env_vars)}"
         )
 
 

@@ -8,6 +8,7 @@ in that order. Policies are plain callables ``(candidates, ceiling) -> ordered c
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -176,6 +177,7 @@ def make_plan(
                 continue
             if reason is None and not has_key(spec):
                 reason = f"missing API key {spec.api_key_env}"
+                _warn_no_key(spec)
             if reason is not None:
                 skipped[name] = reason
                 continue
@@ -194,9 +196,26 @@ def make_plan(
         keys = [s for s in skipped.values() if s.startswith("missing API key")]
         if keys and len(keys) == len(skipped):
             env = sorted({catalog[n].api_key_env or "" for n in skipped})
-            raise MissingAPIKeyError(", ".join(skipped), env)
+            raise MissingAPIKeyError(list(skipped), env)
         raise NoCapableModelError(level.value, skipped)
     return RoutePlan(level, score, tuple(ordered), skipped, ceiling)
+
+
+_warned_keys: set[str] = set()
+
+
+def _warn_no_key(spec: ModelSpec) -> None:
+    if spec.name not in _warned_keys:
+        _warned_keys.add(spec.name)
+        warnings.warn(
+            f"model {spec.name!r} is skipped: its API key variable {spec.api_key_env} is not set",
+            MissingKeyWarning,
+            stacklevel=4,
+        )
+
+
+class MissingKeyWarning(UserWarning):
+    """A candidate model was skipped because its API key is not set."""
 
 
 def _within(c: Candidate, ceiling: Decimal) -> bool:
