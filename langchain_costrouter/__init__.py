@@ -1,42 +1,59 @@
-"""langchain-costrouter: send each LangChain chat call to the cheapest capable model."""
+"""langchain-costrouter: send each LangChain chat call to the cheapest capable model.
 
-from langchain_costrouter.budget import (
-    Budget,
-    BudgetGuard,
-    InMemoryLedger,
-    SQLiteLedger,
-    with_budget,
-)
-from langchain_costrouter.catalog import Capabilities, Catalog, ModelSpec, aggregator
-from langchain_costrouter.costs import CostTrackingCallbackHandler, track_costs
-from langchain_costrouter.exceptions import (
-    AllModelsFailedError,
-    BudgetExceededError,
-    CircuitOpenError,
-    ConfigError,
-    ContextWindowExceededError,
-    CostRouterError,
-    LedgerUnavailableError,
-    MissingAPIKeyError,
-    NoCapableModelError,
-    ProviderResponseError,
-    QueueFullError,
-    ShutdownError,
-    StreamInterruptedError,
-    UnknownModelError,
-)
-from langchain_costrouter.levels import Level
-from langchain_costrouter.pricing import Prices, TokenUsage, UnpricedModelWarning, cost_of
-from langchain_costrouter.resilience import (
-    BreakerConfig,
-    Breakers,
-    ConcurrencyLimiter,
-    RetryPolicy,
-    SQLiteBreakerStore,
-)
-from langchain_costrouter.router import BREAKER_EVENT, METADATA_KEY, ChatCostRouter
-from langchain_costrouter.scoring import HeuristicScorer, Thresholds
-from langchain_costrouter.selection import RoutePlan, cheapest_within_ceiling, in_listed_order
+Names load on first use, so a process that needs one piece (a breaker store in a worker, say)
+does not pay for importing LangChain's chat-model machinery.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY: dict[str, str] = {
+    "BREAKER_EVENT": "langchain_costrouter.router",
+    "METADATA_KEY": "langchain_costrouter.router",
+    "AllModelsFailedError": "langchain_costrouter.exceptions",
+    "BreakerConfig": "langchain_costrouter.resilience",
+    "Breakers": "langchain_costrouter.resilience",
+    "Budget": "langchain_costrouter.budget",
+    "BudgetExceededError": "langchain_costrouter.exceptions",
+    "BudgetGuard": "langchain_costrouter.budget",
+    "Capabilities": "langchain_costrouter.catalog",
+    "Catalog": "langchain_costrouter.catalog",
+    "ChatCostRouter": "langchain_costrouter.router",
+    "CircuitOpenError": "langchain_costrouter.exceptions",
+    "ConcurrencyLimiter": "langchain_costrouter.resilience",
+    "ConfigError": "langchain_costrouter.exceptions",
+    "ContextWindowExceededError": "langchain_costrouter.exceptions",
+    "CostRouterError": "langchain_costrouter.exceptions",
+    "CostTrackingCallbackHandler": "langchain_costrouter.costs",
+    "HeuristicScorer": "langchain_costrouter.scoring",
+    "InMemoryLedger": "langchain_costrouter.budget",
+    "LedgerUnavailableError": "langchain_costrouter.exceptions",
+    "Level": "langchain_costrouter.levels",
+    "MissingAPIKeyError": "langchain_costrouter.exceptions",
+    "ModelSpec": "langchain_costrouter.catalog",
+    "NoCapableModelError": "langchain_costrouter.exceptions",
+    "Prices": "langchain_costrouter.pricing",
+    "ProviderResponseError": "langchain_costrouter.exceptions",
+    "QueueFullError": "langchain_costrouter.exceptions",
+    "RetryPolicy": "langchain_costrouter.resilience",
+    "RoutePlan": "langchain_costrouter.selection",
+    "SQLiteBreakerStore": "langchain_costrouter.resilience",
+    "SQLiteLedger": "langchain_costrouter.budget",
+    "ShutdownError": "langchain_costrouter.exceptions",
+    "StreamInterruptedError": "langchain_costrouter.exceptions",
+    "Thresholds": "langchain_costrouter.scoring",
+    "TokenUsage": "langchain_costrouter.pricing",
+    "UnknownModelError": "langchain_costrouter.exceptions",
+    "UnpricedModelWarning": "langchain_costrouter.pricing",
+    "aggregator": "langchain_costrouter.catalog",
+    "cheapest_within_ceiling": "langchain_costrouter.selection",
+    "cost_of": "langchain_costrouter.pricing",
+    "in_listed_order": "langchain_costrouter.selection",
+    "track_costs": "langchain_costrouter.costs",
+    "with_budget": "langchain_costrouter.budget",
+}
 
 __all__ = [
     "BREAKER_EVENT",
@@ -83,3 +100,55 @@ __all__ = [
     "track_costs",
     "with_budget",
 ]
+
+if TYPE_CHECKING:
+    from langchain_costrouter.budget import (
+        Budget,
+        BudgetGuard,
+        InMemoryLedger,
+        SQLiteLedger,
+        with_budget,
+    )
+    from langchain_costrouter.catalog import Capabilities, Catalog, ModelSpec, aggregator
+    from langchain_costrouter.costs import CostTrackingCallbackHandler, track_costs
+    from langchain_costrouter.exceptions import (
+        AllModelsFailedError,
+        BudgetExceededError,
+        CircuitOpenError,
+        ConfigError,
+        ContextWindowExceededError,
+        CostRouterError,
+        LedgerUnavailableError,
+        MissingAPIKeyError,
+        NoCapableModelError,
+        ProviderResponseError,
+        QueueFullError,
+        ShutdownError,
+        StreamInterruptedError,
+        UnknownModelError,
+    )
+    from langchain_costrouter.levels import Level
+    from langchain_costrouter.pricing import Prices, TokenUsage, UnpricedModelWarning, cost_of
+    from langchain_costrouter.resilience import (
+        BreakerConfig,
+        Breakers,
+        ConcurrencyLimiter,
+        RetryPolicy,
+        SQLiteBreakerStore,
+    )
+    from langchain_costrouter.router import BREAKER_EVENT, METADATA_KEY, ChatCostRouter
+    from langchain_costrouter.scoring import HeuristicScorer, Thresholds
+    from langchain_costrouter.selection import RoutePlan, cheapest_within_ceiling, in_listed_order
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

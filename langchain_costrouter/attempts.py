@@ -34,7 +34,7 @@ from langchain_costrouter.exceptions import (
 )
 from langchain_costrouter.resilience.breaker import Breakers, Permit, TransitionEvent
 from langchain_costrouter.resilience.concurrency import ConcurrencyLimiter
-from langchain_costrouter.resilience.failures import Action, Classify, Verdict, _status
+from langchain_costrouter.resilience.failures import Action, Classify, Verdict, status_of
 from langchain_costrouter.resilience.retry import RetryPolicy, RetryState
 from langchain_costrouter.selection import Candidate, RoutePlan
 
@@ -54,7 +54,7 @@ def collect_transition(event: TransitionEvent) -> None:
 def describe(exc: BaseException) -> str:
     """Type, HTTP status and first line of an error, short and key-free."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    status = _status(exc)
+    status = status_of(exc)
     head = type(exc).__name__ + (f" {status}" if status else "")
     return f"{head}: {text[:200]}" if text else head
 

@@ -138,7 +138,8 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         cur = cur.__cause__ or cur.__context__
 
 
-def _status(exc: BaseException) -> int | None:
+def status_of(exc: BaseException) -> int | None:
+    """HTTP status of an error or of an error in its cause chain, whatever the SDK."""
     for e in _chain(exc):
         for attr in ("status_code", "status", "http_status"):
             value = getattr(e, attr, None)
@@ -238,7 +239,7 @@ class Classifier:
             return Verdict(Action.FALLBACK, type(exc).__name__)
         if isinstance(exc, ShutdownError):
             return Verdict(Action.FAIL_FAST, "shutting down")
-        status = _status(exc)
+        status = status_of(exc)
         codes = _codes(exc)
         text = str(exc).lower()
         if (any(isinstance(e, lc.ContextOverflowError) for e in _chain(exc))

@@ -2,6 +2,8 @@
 
 * ``costrouter_server``: one session-wide :class:`LocalServer` serving the default catalog with
   zero latency and no faults. Tests that change its faults should heal them afterwards.
+* ``redis_url``: one real ``redis-server`` per session on a free loopback port (skipped when the
+  binary is missing, failed instead when ``COSTROUTER_REQUIRE_REDIS=1``).
 * ``costrouter_server_factory``: ``factory(config=None, **kwargs) -> LocalServer``, started at
   once and stopped at the end of the test.
 """
@@ -14,6 +16,12 @@ from typing import Any
 import pytest
 
 from langchain_costrouter.testing.config import ServerConfig
+from langchain_costrouter.testing.redis_server import (
+    MISSING,
+    redis_binary,
+    redis_required,
+    redis_server,
+)
 from langchain_costrouter.testing.server import LocalServer
 
 ServerFactory = Callable[..., LocalServer]
@@ -39,3 +47,14 @@ def costrouter_server_factory() -> Iterator[ServerFactory]:
     yield factory
     for server in reversed(started):
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of a real redis-server started for this test session."""
+    if redis_binary() is None:
+        if redis_required():
+            pytest.fail(MISSING + " and COSTROUTER_REQUIRE_REDIS=1")
+        pytest.skip(MISSING)
+    with redis_server() as url:
+        yield url

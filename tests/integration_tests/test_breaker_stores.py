@@ -10,11 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
-import os
 import random
-import shutil
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,54 +30,28 @@ from langchain_costrouter.resilience import (
 )
 from langchain_costrouter.resilience.machine import new_record
 from langchain_costrouter.resilience.redis_store import RedisBreakerStore
+from langchain_costrouter.testing.redis_server import (
+    MISSING,
+    free_port,
+    redis_binary,
+    redis_required,
+    redis_server,
+)
 
 pytestmark = pytest.mark.enable_socket
 
-REDIS_BIN = shutil.which("redis-server")
 TRIP = Verdict(Action.TRIP, "http 503", retryable=True)
 CFG = BreakerConfig(failure_threshold=3, recovery_s=10, max_recovery_s=40)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def run_redis(port: int) -> Iterator[str]:
-    if REDIS_BIN is None:
-        reason = "redis-server binary not found on PATH (apt-get install redis-server)"
-        if os.environ.get("COSTROUTER_REQUIRE_REDIS") == "1":  # CI must not skip these
-            pytest.fail(reason)
-        pytest.skip(reason)
-    import redis
-
-    proc = subprocess.Popen(
-        [REDIS_BIN, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly",
-         "no", "--daemonize", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.2)
-    try:
-        deadline = time.monotonic() + 10
-        while True:  # start-up wait only
-            try:
-                if client.ping():
-                    break
-            except redis.exceptions.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not start on port {port}") from None
-                time.sleep(0.01)
-        yield url
-    finally:
-        client.close()
-        proc.kill()
-        proc.wait(5)
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    with run_redis(free_port()) as url:
+    """A redis-server on a given port (the dead-Redis test restarts one where it was)."""
+    if redis_binary() is None:
+        if redis_required():  # CI must not skip these
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
+    with redis_server(port) as url:
         yield url
 
 

@@ -16,7 +16,6 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,21 +23,11 @@ import pytest
 from langchain_costrouter.budget import Budget, SQLiteLedger
 from langchain_costrouter.budget.testing import (
     open_ledger,
-    redis_binary,
-    redis_server,
     reserve_worker,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_750_000_000.0
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    if redis_binary() is None:
-        pytest.skip("redis-server binary not installed: apt-get install redis-server")
-    with redis_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -18,21 +18,12 @@ from langchain_costrouter.budget import (
     SQLiteLedger,
     UsageRow,
 )
-from langchain_costrouter.budget.testing import redis_binary, redis_server
 from langchain_costrouter.costs.record import CallRecord
 from langchain_costrouter.exceptions import BudgetExceededError
 from langchain_costrouter.testing import FunctionChatModel
 
 NOW = 1_750_000_000.0
 TTL = 60.0
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    if redis_binary() is None:
-        pytest.skip("redis-server binary not installed: apt-get install redis-server")
-    with redis_server() as url:
-        yield url
 
 
 def _make(kind: str, tmp_path: Path, request: pytest.FixtureRequest, **kw: object) -> Ledger:

@@ -1,0 +1,58 @@
+"""The public names are pinned: removing or renaming one is a visible, deliberate change."""
+
+import langchain_costrouter
+
+EXPECTED = [
+    "BREAKER_EVENT",
+    "METADATA_KEY",
+    "AllModelsFailedError",
+    "BreakerConfig",
+    "Breakers",
+    "Budget",
+    "BudgetExceededError",
+    "BudgetGuard",
+    "Capabilities",
+    "Catalog",
+    "ChatCostRouter",
+    "CircuitOpenError",
+    "ConcurrencyLimiter",
+    "ConfigError",
+    "ContextWindowExceededError",
+    "CostRouterError",
+    "CostTrackingCallbackHandler",
+    "HeuristicScorer",
+    "InMemoryLedger",
+    "LedgerUnavailableError",
+    "Level",
+    "MissingAPIKeyError",
+    "ModelSpec",
+    "NoCapableModelError",
+    "Prices",
+    "ProviderResponseError",
+    "QueueFullError",
+    "RetryPolicy",
+    "RoutePlan",
+    "SQLiteBreakerStore",
+    "SQLiteLedger",
+    "ShutdownError",
+    "StreamInterruptedError",
+    "Thresholds",
+    "TokenUsage",
+    "UnknownModelError",
+    "UnpricedModelWarning",
+    "aggregator",
+    "cheapest_within_ceiling",
+    "cost_of",
+    "in_listed_order",
+    "track_costs",
+    "with_budget",
+]
+
+
+def test_all_is_pinned() -> None:
+    assert sorted(langchain_costrouter.__all__) == sorted(EXPECTED)
+
+
+def test_every_public_name_resolves() -> None:
+    for name in langchain_costrouter.__all__:
+        assert getattr(langchain_costrouter, name) is not None, name
