@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/overhead.py [--calls 300] [--async-calls 1000]
 
 1. Per-call time: median of N sequential invokes, router and bare interleaved in one process.
-2. Throughput: async, concurrency 50, router and bare alternated, best of 3 rounds each.
+2. Throughput: async, concurrency 50, clients alternated, median of 5 rounds each.
+   LiteLLM Router (two deployments, a fallback) joins both when ``litellm`` is installed.
 3. Routing decision alone (score + count + select, no I/O) for a 200- and an 8k-token prompt,
    cold (caches cleared) and warm (the same prompt again, as in an agent loop).
 The server runs in its own process. Targets (issue #2): ratio <= 1.05, throughput >= 0.95.
@@ -42,20 +43,56 @@ def build(base_url: str) -> tuple[ChatOpenAI, ChatCostRouter]:
     return bare, router
 
 
-def per_call(bare: Any, router: Any, n: int) -> dict[str, float]:
-    tb: list[float] = []
-    tr: list[float] = []
-    for _ in range(20):  # warm both
-        bare.invoke(PROMPT)
-        router.invoke(PROMPT)
+class LiteLLMClient:
+    """LiteLLM Router with two deployments and a fallback, the same model first (optional)."""
+
+    def __init__(self, base_url: str) -> None:
+        import os
+
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no DNS at import
+        import litellm
+
+        litellm.telemetry = False
+        params = {"api_base": base_url, "api_key": "test"}
+        self.router = litellm.Router(
+            model_list=[
+                {"model_name": "mini", "litellm_params": {"model": f"openai/{MODEL}", **params}},
+                {"model_name": "big", "litellm_params": {"model": "openai/gpt-4.1", **params}},
+            ],
+            fallbacks=[{"mini": ["big"]}],
+            num_retries=0,
+        )
+        self.messages = [{"role": "user", "content": PROMPT}]
+
+    def invoke(self, _prompt: str) -> Any:
+        return self.router.completion(model="mini", messages=self.messages, max_tokens=16)
+
+    async def ainvoke(self, _prompt: str) -> Any:
+        return await self.router.acompletion(model="mini", messages=self.messages, max_tokens=16)
+
+
+def litellm_client(base_url: str) -> LiteLLMClient | None:
+    try:
+        return LiteLLMClient(base_url)
+    except ImportError:
+        return None
+
+
+def per_call(clients: dict[str, Any], n: int) -> dict[str, float]:
+    times: dict[str, list[float]] = {name: [] for name in clients}
+    for _ in range(20):  # warm all
+        for c in clients.values():
+            c.invoke(PROMPT)
+    names = list(clients)
     for i in range(n):
-        order = (bare, router) if i % 2 == 0 else (router, bare)
-        for client in order:
+        for name in names[i % len(names):] + names[: i % len(names)]:  # rotate the order
             t0 = time.perf_counter()
-            client.invoke(PROMPT)
-            (tb if client is bare else tr).append(time.perf_counter() - t0)
-    return {"bare_ms": median(tb) * 1e3, "router_ms": median(tr) * 1e3,
-            "ratio": median(tr) / median(tb)}
+            clients[name].invoke(PROMPT)
+            times[name].append(time.perf_counter() - t0)
+    base = median(times["bare"])
+    out = {f"{name}_ms": median(t) * 1e3 for name, t in times.items()}
+    out.update({f"{name}_ratio": median(t) / base for name, t in times.items() if name != "bare"})
+    return out
 
 
 async def _throughput(client: Any, calls: int, concurrency: int) -> float:
@@ -70,15 +107,17 @@ async def _throughput(client: Any, calls: int, concurrency: int) -> float:
     return calls / (time.perf_counter() - t0)
 
 
-async def throughput(bare: Any, router: Any, calls: int, concurrency: int) -> dict[str, float]:
-    rb: list[float] = []
-    rr: list[float] = []
-    await _throughput(bare, 100, concurrency)
-    await _throughput(router, 100, concurrency)
-    for _ in range(3):
-        rb.append(await _throughput(bare, calls, concurrency))
-        rr.append(await _throughput(router, calls, concurrency))
-    return {"bare_rps": max(rb), "router_rps": max(rr), "ratio": max(rr) / max(rb)}
+async def throughput(clients: dict[str, Any], calls: int, concurrency: int) -> dict[str, float]:
+    rates: dict[str, list[float]] = {name: [] for name in clients}
+    for c in clients.values():
+        await _throughput(c, 100, concurrency)
+    for _ in range(5):  # alternate rounds; the median resists a noisy neighbour
+        for name, c in clients.items():
+            rates[name].append(await _throughput(c, calls, concurrency))
+    base = median(rates["bare"])
+    out = {f"{name}_rps": median(r) for name, r in rates.items()}
+    out.update({f"{name}_ratio": median(r) / base for name, r in rates.items() if name != "bare"})
+    return out
 
 
 def decision(router: ChatCostRouter) -> dict[str, float]:
@@ -125,18 +164,27 @@ def main() -> None:
     args = ap.parse_args()
     with server_process(latency_scale=0) as base_url:
         bare, router = build(base_url)
+        clients: dict[str, Any] = {"bare": bare, "router": router}
+        lite = litellm_client(base_url)
+        if lite is not None:
+            clients["litellm"] = lite
+        else:
+            print("litellm is not installed: LiteLLM Router is left out (pip install litellm)")
         results = {
-            "per_call": per_call(bare, router, args.calls),
-            "throughput": asyncio.run(throughput(bare, router, args.async_calls,
-                                                 args.concurrency)),
+            "per_call": per_call(clients, args.calls),
+            "throughput": asyncio.run(throughput(clients, args.async_calls, args.concurrency)),
             "decision": decision(router),
         }
     pc, tp, dc = results["per_call"], results["throughput"], results["decision"]
-    print(f"per call (median of {args.calls}): bare ChatOpenAI {pc['bare_ms']:.2f} ms, "
-          f"ChatCostRouter {pc['router_ms']:.2f} ms, ratio {pc['ratio']:.3f}")
-    print(f"async throughput (c={args.concurrency}, {args.async_calls} calls, best of 3): "
-          f"bare {tp['bare_rps']:.0f} req/s, router {tp['router_rps']:.0f} req/s, "
-          f"ratio {tp['ratio']:.3f}")
+    labels = {"bare": "bare ChatOpenAI", "router": "ChatCostRouter", "litellm": "LiteLLM Router"}
+    print(f"per call, median of {args.calls} interleaved:")
+    for name in clients:
+        ratio = "1.000" if name == "bare" else f"{pc[name + '_ratio']:.3f}"
+        print(f"  {labels[name]:16} {pc[name + '_ms']:7.2f} ms   ratio {ratio}")
+    print(f"async throughput, c={args.concurrency}, {args.async_calls} calls, median of 5 rounds:")
+    for name in clients:
+        ratio = "1.000" if name == "bare" else f"{tp[name + '_ratio']:.3f}"
+        print(f"  {labels[name]:16} {tp[name + '_rps']:7.0f} req/s  ratio {ratio}")
     print("routing decision (score + count + select), median: "
           + ", ".join(f"{k} {v:.0f} us" for k, v in dc.items()))
     if args.json:
