@@ -254,3 +254,18 @@ class LocalModelServerError(CostRouterError):
         self.log_tail = log_tail
         tail = f"; last output: {log_tail}" if log_tail else ""
         super().__init__(f"local model server at {url}: {problem}{tail}")
+
+
+class RoutingDataError(ConfigError):
+    """A routing-evaluation or training table cannot be used; names file, column and row."""
+
+    def __init__(
+        self, path: str, problem: str, *, column: str | None = None, row: int | None = None
+    ) -> None:
+        self.path = path
+        self.column = column
+        self.row = row
+        self.problem = problem
+        where = path + (f", row {row}" if row is not None else "")
+        where += f", column {column!r}" if column is not None else ""
+        super().__init__(f"{where}: {problem}")
