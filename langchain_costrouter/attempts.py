@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -141,12 +141,38 @@ class CallRun:
     def slot(self, cand: Candidate) -> contextlib.AbstractContextManager[Any]:
         if self.limiter is None:
             return contextlib.nullcontext()
-        return self.limiter.slot(cand.name, priority=self.priority)
+        return self._slot(cand)
 
     def aslot(self, cand: Candidate) -> contextlib.AbstractAsyncContextManager[Any]:
         if self.limiter is None:
             return contextlib.nullcontext()
-        return self.limiter.aslot(cand.name, priority=self.priority)
+        return self._aslot(cand)
+
+    # A refused or cancelled wait for a slot gives back the breaker permit (a half-open probe
+    # slot would otherwise stay taken until its lease runs out).
+    @contextlib.contextmanager
+    def _slot(self, cand: Candidate) -> Iterator[None]:
+        assert self.limiter is not None
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self.limiter.slot(cand.name, priority=self.priority))
+            except BaseException:
+                self.release()
+                raise
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _aslot(self, cand: Candidate) -> AsyncIterator[None]:
+        assert self.limiter is not None
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(
+                    self.limiter.aslot(cand.name, priority=self.priority)
+                )
+            except BaseException:
+                self.release()
+                raise
+            yield
 
     # -- outcomes ------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ fallback model: candidates in order, one typed error listing every attempt when 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -72,14 +72,22 @@ _CONFIGURABLE = {
 _TOOL_KWARGS = ("tool_choice", "parallel_tool_calls", "strict")
 
 # The plan made in invoke()/stream() before the run starts, handed to _generate()/_stream() so the
-# work is not done twice. Keyed by the identity of the messages' contents.
+# work is not done twice. Keyed by the router and the identity of the messages' contents (a
+# router serving as another router's model must not take the outer router's plan).
 _PLANNED: ContextVar[tuple[tuple[int, ...], RoutePlan] | None] = ContextVar(
     "costrouter_planned", default=None
 )
 
+# Async streams opened by _astream() during an astream() call. langchain-core iterates _astream()
+# without closing it, so a caller that stops early would leave the model's breaker permit (a
+# half-open probe slot) taken until garbage collection; astream() closes them itself.
+_ASTREAMS: ContextVar[list[AsyncGenerator[ChatGenerationChunk, None]] | None] = ContextVar(
+    "costrouter_astreams", default=None
+)
 
-def _fingerprint(messages: Sequence[BaseMessage]) -> tuple[int, ...]:
-    return tuple(id(m.content) for m in messages)
+
+def _fingerprint(router: ChatCostRouter, messages: Sequence[BaseMessage]) -> tuple[int, ...]:
+    return (id(router), *(id(m.content) for m in messages))
 
 
 class ChatCostRouter(BaseChatModel):
@@ -291,7 +299,7 @@ class ChatCostRouter(BaseChatModel):
 
     def _plan_for(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> RoutePlan:
         planned = _PLANNED.get()
-        if planned is not None and planned[0] == _fingerprint(messages):
+        if planned is not None and planned[0] == _fingerprint(self, messages):
             return planned[1]
         return self.plan(messages, **kwargs)
 
@@ -309,7 +317,7 @@ class ChatCostRouter(BaseChatModel):
         except Exception:
             return kwargs, None
         kwargs["costrouter_route"] = plan.tier
-        return kwargs, (_fingerprint(messages), plan)
+        return kwargs, (_fingerprint(self, messages), plan)
 
     # -- public entry points: plan first so tracing names the serving model -------------------
 
@@ -372,17 +380,25 @@ class ChatCostRouter(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
         kwargs, planned = self._preplan(input, config, kwargs)
+        opened: list[AsyncGenerator[ChatGenerationChunk, None]] = []
         token = _PLANNED.set(planned)
+        streams_token = _ASTREAMS.set(opened)
         try:
             inner = super().astream(input, config, stop=stop, **kwargs)
             first = await anext(inner, None)
         finally:
+            _ASTREAMS.reset(streams_token)
             _PLANNED.reset(token)
-        if first is None:
-            return
-        yield first
-        async for chunk in inner:
-            yield chunk
+        try:
+            if first is None:
+                return
+            yield first
+            async for chunk in inner:
+                yield chunk
+        finally:  # the caller stopped early (or we are done): close now, not at GC
+            await inner.aclose()
+            for gen in opened:
+                await gen.aclose()
 
     # -- tools and structured output ----------------------------------------------------------
 
@@ -563,13 +579,26 @@ class ChatCostRouter(BaseChatModel):
         finally:
             _emit_transitions(run, run_manager)
 
-    async def _astream(
+    def _astream(
         self,
         messages: list[BaseMessage],
         stop: list[str] | None = None,
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        gen = self._astream_run(messages, stop, run_manager, **kwargs)
+        opened = _ASTREAMS.get()
+        if opened is not None:  # astream() closes it if its caller stops early
+            opened.append(gen)
+        return gen
+
+    async def _astream_run(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        **kwargs: Any,
+    ) -> AsyncGenerator[ChatGenerationChunk, None]:
         run = self._run(self._plan_for(messages, kwargs), kwargs)
         stop = stop or self.stop
         try:

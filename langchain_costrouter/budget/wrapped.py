@@ -124,14 +124,22 @@ class BudgetedModel(RunnableSerializable[Any, BaseMessage]):
         ticket = await self.guard.aacquire(options, config.get("metadata"))
         model, cfg, kw = self._target(ticket, config, kwargs)
         merged: Any = None
+        stream = aiter(model.astream(input, cfg, **kw))
         try:
-            async for chunk in model.astream(input, cfg, **kw):
+            async for chunk in stream:
                 merged = chunk if merged is None else merged + chunk
                 yield chunk
         except GeneratorExit:
-            self.guard.settle(ticket, merged)
+            await _aclose(stream)  # now, not at GC: the model frees what it holds
+            await self.guard.asettle(ticket, merged)
             raise
         except BaseException:
             await self.guard.acancel(ticket)
             raise
         await self.guard.asettle(ticket, merged)
+
+
+async def _aclose(stream: Any) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
