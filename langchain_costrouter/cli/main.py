@@ -19,17 +19,29 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from langchain_costrouter.cli import bench, demo, tco_cmd
+    from langchain_costrouter.cli import (
+        bench,
+        calibrate_cmd,
+        demo,
+        eval_router,
+        tco_cmd,
+        train_scorer,
+    )
 
     parser = argparse.ArgumentParser(
         prog="costrouter",
         description="Route LangChain chat calls to the cheapest capable model; measure it.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{tco,demo,bench}")
+    sub = parser.add_subparsers(
+        dest="command", metavar="{tco,demo,bench,eval-router,train-scorer,calibrate}"
+    )
     sub.required = True
     tco_cmd.add_parser(sub)
     demo.add_parser(sub)
     bench.add_parser(sub)
+    eval_router.add_parser(sub)
+    train_scorer.add_parser(sub)
+    calibrate_cmd.add_parser(sub)
     return parser
 
 
