@@ -104,6 +104,17 @@ def join(records: Iterable[CallRecord], feedback: Iterable[Feedback]
     return [(by_run[f.run_id], f) for f in feedback if f.run_id in by_run]
 
 
+def last_human(buffer: str | None) -> str | None:
+    """The last human turn of a record's stored prompt (``get_buffer_string`` form,
+    ``"System: ...\nHuman: ..."``): the text a scorer judges. Other text is returned as is."""
+    if not buffer:
+        return None
+    i = buffer.rfind("\nHuman: ")
+    if i >= 0:
+        return buffer[i + len("\nHuman: "):]
+    return buffer[len("Human: "):] if buffer.startswith("Human: ") else buffer
+
+
 def training_rows(
     pairs: Iterable[tuple[CallRecord, Feedback]],
     strong_models: Sequence[str],
@@ -112,11 +123,12 @@ def training_rows(
 ) -> list[dict[str, Any]]:
     """Rows ``{prompt, strong, weak, strong_observed, calls}``, mean label per prompt and side.
 
-    A call counts as strong or weak when its ``tier`` or ``model`` is in the given lists.
+    A call counts as strong or weak when its ``tier`` or ``model`` is in the given lists. The
+    prompt is the label's ``prompt`` if given, else the last human turn of the record's.
     """
     sides: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"strong": [], "weak": []})
     for rec, fb in pairs:
-        prompt = rec.prompt or fb.prompt
+        prompt = fb.prompt or last_human(rec.prompt)
         if not prompt:
             raise ConfigError(f"run {fb.run_id} has no prompt: record calls with "
                               "store_prompts=True or pass prompt= with the feedback")
