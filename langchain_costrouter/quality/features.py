@@ -24,6 +24,7 @@ from zlib import crc32
 import numpy as np
 
 _TOKEN = re.compile(r"\w+|[^\w\s]+")
+_NO_DIGITS = str.maketrans("", "", "0123456789")
 DENSE_NAMES = ("log_chars", "log_words", "log_lines", "digit_share", "code_fence", "questions")
 
 
@@ -70,9 +71,11 @@ def hashed(text: str, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
 
 
 def dense(text: str) -> list[float]:
-    """Length and shape features, see :data:`DENSE_NAMES` (standardised by the model)."""
+    """Length and shape features, see :data:`DENSE_NAMES` (standardised by the model).
+
+    ``digit_share`` counts ASCII digits."""
     n = len(text)
-    digits = sum(c.isdigit() for c in text)
+    digits = n - len(text.translate(_NO_DIGITS))
     return [
         math.log1p(n),
         math.log1p(len(text.split())),
