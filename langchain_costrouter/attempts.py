@@ -203,7 +203,10 @@ class CallRun:
             return True
         self._tries += 1
         wait = None
-        if self.retry is not None:
+        others_left = self._index < len(self.plan.candidates)
+        if verdict.action is Action.COOLDOWN and others_left:
+            pass  # the breaker skips this model until its Retry-After: fall back now, not wait
+        elif self.retry is not None:
             state = RetryState(
                 self._tries, self.clock() - self.started, exc, verdict, self.retry.rng
             )

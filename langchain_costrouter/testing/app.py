@@ -129,8 +129,8 @@ class ChatCompletions:
         if ticket.latency_s > 0:
             await cfg.sleep(ticket.latency_s)
         fault = ticket.fault
-        if fault == "hang":
-            await self._hang(ex, b.faults.hang_s)
+        if fault == "hang" and await self._hang(ex, b.faults.hang_s):
+            return False, 0, 0  # the client gave up: nothing was answered
         try:
             p_tok = prompt_tokens(body)
             reply = make_reply(body, model, cfg.seed, b)
@@ -188,17 +188,20 @@ class ChatCompletions:
         n = reply.completion_tokens if whole else 1
         await self.state.config.sleep(n * scale / tokens_per_s)
 
-    async def _hang(self, ex: _Exchange, hang_s: float) -> None:
+    async def _hang(self, ex: _Exchange, hang_s: float) -> bool:
+        """Hang for ``hang_s``; ``True`` when the client left (or the server closed) first."""
+        sleep = asyncio.ensure_future(self.state.config.sleep(hang_s))
         tasks = [
-            asyncio.ensure_future(self.state.config.sleep(hang_s)),
+            sleep,
             asyncio.ensure_future(ex.wait_disconnect()),
             asyncio.ensure_future(self.state.wait_closing()),
         ]
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for t in tasks:
                 t.cancel()
+        return sleep not in done
 
     async def _error(
         self,

@@ -265,11 +265,6 @@ async def test_429_retry_after_is_honoured(costrouter_server_factory: Any) -> No
     assert requests(server, "bursty") == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attempts.py CallRun.failed schedules a same-model retry after a 429 and waits the "
-    "whole Retry-After (30 s) although the breaker skips the model and a healthy one is next",
-)
 async def test_429_with_retries_on_falls_back_instead_of_waiting_out_retry_after(
     costrouter_server_factory: Any,
 ) -> None:
@@ -435,14 +430,9 @@ async def test_a_breaker_opened_in_another_process_skips_the_model_here(
     assert requests(server, "flaky") == 5
 
 
-# -- known server bug --------------------------------------------------------------------------
+# -- a request the client abandoned --------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="testing/app.py: after a hang ends because the client left, the handler still "
-    "writes a reply and counts the request as ok",
-)
 async def test_server_does_not_count_a_request_the_client_abandoned_as_ok(
     costrouter_server_factory: Any,
 ) -> None:
