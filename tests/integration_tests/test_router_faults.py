@@ -430,7 +430,7 @@ async def test_a_breaker_opened_in_another_process_skips_the_model_here(
     assert requests(server, "flaky") == 5
 
 
-# -- a request the client abandoned --------------------------------------------------------------------------
+# -- a request the client abandoned ------------------------------------------------------------
 
 
 async def test_server_does_not_count_a_request_the_client_abandoned_as_ok(
