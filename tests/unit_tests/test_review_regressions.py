@@ -150,3 +150,145 @@ async def test_budgeted_async_stream_stopped_early_releases_the_probe_at_once() 
         break
     await stream.aclose()
     assert served_by(await router.ainvoke("y")) == [("cheap", "ok")]
+
+
+# -- what reaches the serving model (these mutations survived the suite before) -------------------
+
+
+def recording_router(**kw: Any) -> tuple[ChatCostRouter, FunctionChatModel]:
+    model = FunctionChatModel(model_name="only-1", fn=echo)
+    cat = Catalog.build(
+        {
+            "models": [
+                {
+                    "name": "only",
+                    "provider": "a",
+                    "model": "only-1",
+                    "chat_model": model,
+                    "prices": Prices(input=Decimal("0.1"), output=Decimal("0.4")),
+                }
+            ],
+            "levels": {lv: ["only"] for lv in LEVELS},
+        }
+    )
+    return ChatCostRouter(catalog=cat, **kw), model
+
+
+ROUTING_KEYS = {"model", "level", "max_cost", "priority", "costrouter_route"}
+
+
+@pytest.mark.parametrize("how", ["invoke", "stream"])
+def test_routing_kwargs_never_reach_the_serving_model(how: str) -> None:
+    router, model = recording_router()
+    overrides = {"model": "only", "level": "expert", "max_cost": 1, "priority": 5}
+    conf = {"configurable": {"costrouter_priority": 3, "costrouter_level": "trivial"}}
+    if how == "invoke":
+        router.invoke("hi", **overrides)
+        router.invoke("hi", config=conf)  # type: ignore[arg-type]
+    else:
+        list(router.stream("hi", **overrides))
+        list(router.stream("hi", config=conf))  # type: ignore[arg-type]
+    assert len(model.calls) == 2
+    for call in model.calls:
+        assert ROUTING_KEYS.isdisjoint(call), sorted(ROUTING_KEYS & set(call))
+
+
+@pytest.mark.parametrize("how", ["invoke", "stream"])
+def test_router_defaults_reach_the_serving_model_and_call_values_win(how: str) -> None:
+    router, model = recording_router(max_tokens=9, temperature=0.3, stop=["END"])
+    call = router.invoke if how == "invoke" else (lambda *a, **k: list(router.stream(*a, **k)))
+    call("hi")
+    call("hi", max_tokens=4, temperature=0.9, stop=["X"])
+    first, second = model.calls
+    assert (first["max_tokens"], first["temperature"], first["stop"]) == (9, 0.3, ["END"])
+    assert (second["max_tokens"], second["temperature"], second["stop"]) == (4, 0.9, ["X"])
+
+
+# -- selection and estimates (mutations that survived the suite) ----------------------------------
+
+
+def three_tier_router(**kw: Any) -> ChatCostRouter:
+    def entry(name: str, inp: str, out: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "name": name,
+            "provider": "p",
+            "model": f"{name}-1",
+            "chat_model": FunctionChatModel(model_name=f"{name}-1", fn=echo),
+            "prices": Prices(input=Decimal(inp), output=Decimal(out)),
+            **extra,
+        }
+
+    models = [
+        entry("cheap", "0.1", "0.4", max_output_tokens=100),
+        entry("mid", "1", "4"),
+        entry("dear", "3", "15"),
+    ]
+    levels = {lv: ["dear", "mid", "cheap"] for lv in LEVELS}
+    return ChatCostRouter(catalog=Catalog.build({"models": models, "levels": levels}), **kw)
+
+
+def test_ceiling_between_prices_drops_the_models_over_it() -> None:
+    router = three_tier_router()
+    by_name = {c.name: c.estimated_cost for c in router.plan("hello", level="expert").candidates}
+    mid, dear = by_name["mid"], by_name["dear"]
+    assert mid is not None and dear is not None and mid < dear
+    plan = router.plan("hello", level="expert", max_cost=(mid + dear) / 2)
+    assert [c.name for c in plan.candidates] == ["cheap", "mid"]  # "dear" is over the ceiling
+
+
+def test_a_model_whose_max_output_is_below_max_tokens_is_skipped() -> None:
+    router = three_tier_router()
+    plan = router.plan("hello", level="trivial", max_tokens=500)
+    assert "cheap" not in [c.name for c in plan.candidates]
+    assert "max_tokens 500" in plan.skipped["cheap"]
+
+
+def test_estimated_stream_usage_counts_the_streamed_text() -> None:
+    from langchain_costrouter.pricing import TokenUsage, cost_of
+    from langchain_costrouter.tokens import count_text
+
+    quiet = FunctionChatModel(model_name="q-1", fn=echo, stream_usage=False)
+    prices = Prices(input=Decimal("0.1"), output=Decimal("0.4"))
+    cat = Catalog.build(
+        {
+            "models": [{"name": "q", "provider": "a", "model": "q-1", "chat_model": quiet,
+                        "prices": prices}],
+            "levels": {lv: ["q"] for lv in LEVELS},
+        }
+    )
+    router = ChatCostRouter(catalog=cat)
+    chunks = list(router.stream("hello there"))
+    text = "".join(str(c.content) for c in chunks)
+    entry = chunks[-1].response_metadata["costrouter"]
+    plan = router.plan("hello there")
+    expected = cost_of(
+        prices, TokenUsage(input_tokens=plan.input_tokens, output_tokens=count_text(text))
+    )
+    assert entry["usage_estimated"] is True
+    assert count_text(text) > 0 and Decimal(entry["cost_usd"]) == expected
+
+
+def test_a_stream_that_breaks_midway_counts_against_the_models_breaker() -> None:
+    from langchain_core.messages import AIMessageChunk
+    from langchain_core.outputs import ChatGenerationChunk
+
+    from langchain_costrouter.exceptions import StreamInterruptedError
+
+    class Breaks(FunctionChatModel):
+        def _stream(self, *args: Any, **kwargs: Any) -> Any:
+            yield ChatGenerationChunk(message=AIMessageChunk(content="partial "))
+            raise Boom(503)
+
+    cat = Catalog.build(
+        {
+            "models": [{"name": "b", "provider": "a", "model": "b-1",
+                        "chat_model": Breaks(model_name="b-1"),
+                        "prices": Prices(input=Decimal("0.1"), output=Decimal("0.4"))}],
+            "levels": {lv: ["b"] for lv in LEVELS},
+        }
+    )
+    breakers = Breakers(BreakerConfig(failure_threshold=1, window_s=60), clock=Clock())
+    router = ChatCostRouter(catalog=cat, breakers=breakers)
+    with pytest.raises(StreamInterruptedError):
+        list(router.stream("x"))
+    assert router.health()["b"].state == "open"
