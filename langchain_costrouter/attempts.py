@@ -177,7 +177,8 @@ class CallRun:
     # -- outcomes ------------------------------------------------------------------------------
 
     def _verdict(self, exc: Exception) -> Verdict:
-        if isinstance(exc, ConfigError):
+        if isinstance(exc, ConfigError):  # nobody's fault: give a probe slot back, no verdict
+            self.release()
             return Verdict(Action.FAIL_FAST, "configuration")
         permit, self._permit = self._permit, None
         if permit is not None and self.breakers is not None:

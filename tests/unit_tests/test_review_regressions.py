@@ -292,3 +292,20 @@ def test_a_stream_that_breaks_midway_counts_against_the_models_breaker() -> None
     with pytest.raises(StreamInterruptedError):
         list(router.stream("x"))
     assert router.health()["b"].state == "open"
+
+
+def test_probe_is_released_when_the_model_raises_a_config_error() -> None:
+    from langchain_costrouter.exceptions import ConfigError
+
+    router, switch = half_open_router()
+
+    def bad_config(messages: list[BaseMessage], info: dict[str, Any]) -> str:
+        raise ConfigError("bad setting in the serving model")
+
+    model = router.route_catalog["cheap"].chat_model
+    assert isinstance(model, FunctionChatModel)
+    model.fn = bad_config
+    with pytest.raises(ConfigError):
+        router.invoke("x")
+    model.fn = switch
+    assert served_by(router.invoke("y")) == [("cheap", "ok")]  # the probe slot was given back
