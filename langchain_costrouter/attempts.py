@@ -20,6 +20,7 @@ they call the model and sleep::
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -245,12 +246,15 @@ class CallRun:
             self._breaker(self.breakers.release, permit)
 
     def sleep(self) -> None:
-        if self.pending_wait > 0:
-            (self.retry.sleep if self.retry else time.sleep)(self.pending_wait)
+        """Wait out a scheduled retry's backoff (once)."""
+        wait, self.pending_wait = self.pending_wait, 0.0
+        if wait > 0:
+            (self.retry.sleep if self.retry else time.sleep)(wait)
 
     async def asleep(self) -> None:
-        if self.pending_wait > 0 and self.retry is not None:
-            await self.retry.asleep(self.pending_wait)
+        wait, self.pending_wait = self.pending_wait, 0.0
+        if wait > 0:
+            await (self.retry.asleep if self.retry else asyncio.sleep)(wait)
 
     # -- the end -------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -284,8 +285,7 @@ class Catalog(BaseModel):
                 }
             )
         if levels is None:
-            names = list(models)
-            levels = {lv.value: names for lv in LEVELS}
+            levels = spread_levels(specs)
         return cls.build({"models": specs, "levels": dict(levels)})
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Catalog:
@@ -405,6 +405,23 @@ def aggregator(
 
 
 # helpers ----------------------------------------------------------------------------------
+
+
+def spread_levels(specs: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Levels for models given without any: rank them by price (unpriced ones keep their given
+    order, after the priced), and let level ``i`` of 4 use the models from rank ``i*n//4`` up.
+    So the cheapest models serve only the easy levels and the dearest serve every level:
+    ``{"small", "large"}`` gives trivial/standard ``[small, large]``, complex/expert ``[large]``.
+    """
+
+    def price(spec: dict[str, Any]) -> Decimal:
+        p = spec.get("prices")
+        return p.input + p.output if isinstance(p, Prices) else Decimal("Infinity")
+
+    ranked = [s["name"] for s in sorted(specs, key=price)]  # stable: given order breaks ties
+    n = len(ranked)
+    return {lv.value: ranked[min(n - 1, i * n // 4):] for i, lv in enumerate(LEVELS)}
+
 
 
 def load_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:

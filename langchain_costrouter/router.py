@@ -218,6 +218,10 @@ class ChatCostRouter(BaseChatModel):
         return {
             "model": self.model,
             "levels": {lv.value: list(n) for lv, n in self._catalog.levels.items()},
+            # what serves each name: two routers over different endpoints never share a cache
+            "models": {
+                n: [s.provider, s.model, s.base_url] for n, s in self._catalog.models.items()
+            },
             "thresholds": list(self._thresholds.cuts),
             "max_cost": str(self.max_cost) if self.max_cost is not None else None,
             "temperature": self.temperature,
@@ -456,7 +460,7 @@ class ChatCostRouter(BaseChatModel):
             retry=self._retry,
             classify=self.classify,
             limiter=self.limiter,
-            priority=int(kwargs.get("priority") or 0),
+            priority=_priority(kwargs.get("priority")),
         )
 
     def _generate(
@@ -469,7 +473,10 @@ class ChatCostRouter(BaseChatModel):
         run = self._run(self._plan_for(messages, kwargs), kwargs)
         stop = stop or self.stop
         try:
-            while (cand := run.next()) is not None:
+            while True:
+                run.sleep()  # a retry's backoff, outside any concurrency slot
+                if (cand := run.next()) is None:
+                    break
                 chat = self._pool.get(cand.spec)
                 kw = self._call_kwargs(chat, kwargs)
                 with run.slot(cand):
@@ -483,7 +490,6 @@ class ChatCostRouter(BaseChatModel):
                     except Exception as exc:
                         if run.failed(cand, exc, start):
                             raise
-                        run.sleep()
                         continue
                     except BaseException:
                         run.release()
@@ -504,7 +510,10 @@ class ChatCostRouter(BaseChatModel):
         run = self._run(self._plan_for(messages, kwargs), kwargs)
         stop = stop or self.stop
         try:
-            while (cand := run.next()) is not None:
+            while True:
+                await run.asleep()  # a retry's backoff, outside any concurrency slot
+                if (cand := run.next()) is None:
+                    break
                 chat = self._pool.get(cand.spec)
                 kw = self._call_kwargs(chat, kwargs)
                 async with run.aslot(cand):
@@ -520,7 +529,6 @@ class ChatCostRouter(BaseChatModel):
                     except Exception as exc:
                         if run.failed(cand, exc, start):
                             raise
-                        await run.asleep()
                         continue
                     except BaseException:
                         run.release()
@@ -541,7 +549,10 @@ class ChatCostRouter(BaseChatModel):
         run = self._run(self._plan_for(messages, kwargs), kwargs)
         stop = stop or self.stop
         try:
-            while (cand := run.next()) is not None:
+            while True:
+                run.sleep()  # a retry's backoff, outside any concurrency slot
+                if (cand := run.next()) is None:
+                    break
                 chat = self._pool.get(cand.spec)
                 kw = self._call_kwargs(chat, kwargs)
                 with run.slot(cand):
@@ -556,7 +567,6 @@ class ChatCostRouter(BaseChatModel):
                     except Exception as exc:
                         if run.failed(cand, exc, start):
                             raise
-                        run.sleep()
                         continue
                     except BaseException:
                         run.release()
@@ -602,7 +612,10 @@ class ChatCostRouter(BaseChatModel):
         run = self._run(self._plan_for(messages, kwargs), kwargs)
         stop = stop or self.stop
         try:
-            while (cand := run.next()) is not None:
+            while True:
+                await run.asleep()  # a retry's backoff, outside any concurrency slot
+                if (cand := run.next()) is None:
+                    break
                 chat = self._pool.get(cand.spec)
                 kw = self._call_kwargs(chat, kwargs)
                 async with run.aslot(cand):
@@ -617,7 +630,6 @@ class ChatCostRouter(BaseChatModel):
                     except Exception as exc:
                         if run.failed(cand, exc, start):
                             raise
-                        await run.asleep()
                         continue
                     except BaseException:
                         run.release()
@@ -878,6 +890,17 @@ def _ceiling(value: Any) -> Decimal | None:
     if not d.is_finite() or d <= 0:
         raise ConfigError(f"max_cost must be > 0 USD, got {value!r}")
     return d
+
+
+def _priority(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ConfigError(f"priority must be an integer (lower = sooner), got {value!r}")
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"priority must be an integer (lower = sooner), got {value!r}") from None
 
 
 def _str(value: Decimal | None) -> str | None:

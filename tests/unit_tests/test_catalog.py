@@ -109,7 +109,21 @@ def test_ready_chat_models_are_priced_when_their_name_is_known() -> None:
     })
     assert cat["mini"].prices == lookup_prices("gpt-4.1-mini", "openai")
     assert cat["mystery"].prices is None
-    assert cat.candidates("expert") == ("mini", "mystery")
+    # no levels given: spread by price, unpriced counted as dearest
+    assert cat.candidates("trivial") == ("mini", "mystery")
+    assert cat.candidates("expert") == ("mystery",)
+
+
+def test_models_without_levels_spread_over_levels_by_price() -> None:
+    cat = Catalog.from_models({
+        "large": FunctionChatModel(model_name="gpt-4.1", provider="openai"),
+        "small": FunctionChatModel(model_name="gpt-4.1-nano", provider="openai"),
+        "mid": FunctionChatModel(model_name="gpt-4.1-mini", provider="openai"),
+    })
+    assert cat.candidates("trivial") == ("small", "mid", "large")
+    assert cat.candidates("standard") == ("small", "mid", "large")
+    assert cat.candidates("complex") == ("mid", "large")
+    assert cat.candidates("expert") == ("large",)
 
 
 def test_specs_never_show_keys(monkeypatch: pytest.MonkeyPatch) -> None:

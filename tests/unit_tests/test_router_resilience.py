@@ -177,3 +177,31 @@ def test_full_queue_refuses_at_once() -> None:
     finally:
         limiter.release(lease)
     assert router.invoke("x").response_metadata["costrouter"]["tier"] == "cheap"
+
+
+def test_retry_backoff_does_not_hold_the_concurrency_slot() -> None:
+    limiter = ConcurrencyLimiter(per_model=1)
+    in_flight_while_sleeping: list[int] = []
+    flaky = Flaky()
+
+    def fn(messages: list[BaseMessage], info: dict[str, Any]) -> str:
+        if flaky.calls == 1:
+            flaky.broken = False
+        return flaky(messages, info)
+
+    def sleep(seconds: float) -> None:
+        in_flight_while_sleeping.append(limiter.in_flight("cheap"))
+
+    retry = RetryPolicy(max_attempts=2, deadline_s=30, wait=wait_fixed(0.5), sleep=sleep)
+    router = router_with(fn, Clock(), retry=retry, limiter=limiter)
+    assert tiers(router.invoke("x")) == [("cheap", "error"), ("cheap", "ok")]
+    assert in_flight_while_sleeping == [0]
+
+
+@pytest.mark.parametrize("bad", ["high", 1.5, True])
+def test_bad_priority_is_a_config_error(bad: Any) -> None:
+    from langchain_costrouter import ConfigError
+
+    router = router_with(echo, Clock())
+    with pytest.raises(ConfigError, match="priority must be an integer"):
+        router.invoke("x", priority=bad)
