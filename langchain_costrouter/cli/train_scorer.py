@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 
 from langchain_costrouter.cli import report as out
+from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.cli.eval_router import add_table_args, render
-from langchain_costrouter.quality.learned import FitSettings
 from langchain_costrouter.quality.table import read_table
-from langchain_costrouter.quality.train import train_scorer
+
+# Defaults of quality.learned.FitSettings, repeated here so that building the CLI parser does
+# not import numpy (an optional extra); tests/unit_tests/test_cli_no_numpy.py checks they agree.
+EPOCHS, LEARNING_RATE, L2 = 200, 0.05, 1e-4
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,14 +28,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--holdout", metavar="G1,G2",
                    help="groups to hold out (default: leave each group out in turn)")
     p.add_argument("--out", default="scorer.npz", help="artifact path (.npz)")
-    p.add_argument("--epochs", type=int, default=FitSettings.epochs)
-    p.add_argument("--learning-rate", type=float, default=FitSettings.learning_rate)
-    p.add_argument("--l2", type=float, default=FitSettings.l2)
+    p.add_argument("--epochs", type=int, default=EPOCHS)
+    p.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
+    p.add_argument("--l2", type=float, default=L2)
     p.add_argument("--json", metavar="PATH", help="write the held-out figures as JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    try:  # the learned scorer needs numpy: pip install 'langchain-costrouter[learn]'
+        from langchain_costrouter.quality.learned import FitSettings
+        from langchain_costrouter.quality.train import train_scorer
+    except ImportError as e:
+        raise ConfigError(
+            f"train-scorer needs numpy ({e}): pip install 'langchain-costrouter[learn]'"
+        ) from None
     table = read_table(args.data, strong=args.strong, weak=args.weak,
                        prompt_col=args.prompt_col, group_col=args.holdout_col)
     holdout = [g.strip() for g in args.holdout.split(",") if g.strip()] if args.holdout else None
