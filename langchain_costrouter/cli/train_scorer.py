@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from langchain_costrouter.cli import report as out
-from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.cli.eval_router import add_table_args, render
+from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.quality.table import read_table
 
 # Defaults of quality.learned.FitSettings, repeated here so that building the CLI parser does
