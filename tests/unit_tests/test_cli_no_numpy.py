@@ -50,5 +50,5 @@ def test_train_scorer_without_numpy_says_which_extra() -> None:
 
 def test_parser_defaults_match_fit_settings() -> None:
     d = FitSettings()
-    assert (
-        d.epochs, d.learning_rate, d.l2) == (train_scorer.EPOCHS, train_scorer.LEARNING_RATE, train_scorer.L2)
+    expected = (d.epochs, d.learning_rate, d.l2)
+    assert (train_scorer.EPOCHS, train_scorer.LEARNING_RATE, train_scorer.L2) == expected
