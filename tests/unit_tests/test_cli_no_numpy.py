@@ -51,4 +51,4 @@ def test_train_scorer_without_numpy_says_which_extra() -> None:
 def test_parser_defaults_match_fit_settings() -> None:
     d = FitSettings()
     expected = (d.epochs, d.learning_rate, d.l2)
-    assert (train_scorer.EPOCHS, train_scorer.LEARNING_RATE, train_scorer.L2) == expected
+    assert expected == (train_scorer.EPOCHS, train_scorer.LEARNING_RATE, train_scorer.L2)
