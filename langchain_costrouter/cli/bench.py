@@ -9,6 +9,7 @@ shuffles over the same candidates. Costs are the real usage at catalog prices (D
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 from typing import Any
 
@@ -64,6 +65,9 @@ def bare_model(spec: ModelSpec, max_tokens: int) -> Any:
 
 def litellm_runnable(catalog: Catalog, max_tokens: int) -> Runnable[Any, Any] | None:
     """LiteLLM Router (simple-shuffle) over the same candidates, or None when not installed."""
+    # Without this, importing litellm tries to download its price map (a DNS lookup and
+    # retries that take ~10 s offline); the bundled copy is what we want.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     try:
         import litellm  # noqa: F401
         from litellm import Router
