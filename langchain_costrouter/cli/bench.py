@@ -9,8 +9,8 @@ shuffles over the same candidates. Costs are the real usage at catalog prices (D
 from __future__ import annotations
 
 import argparse
-import os
 import asyncio
+import os
 from typing import Any
 
 from langchain_core.messages import AIMessage
