@@ -31,3 +31,32 @@ def test_readme_commands_exist_in_makefile() -> None:
         assert re.search(rf"^{target}:", makefile, re.M), f"make {target} is in the README"
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert "make test" in ci
+
+
+def _block(text: str, heading: str) -> str:
+    m = re.search(rf"### {re.escape(heading)}\n.*?```python\n(.*?)```", text, re.S)
+    assert m is not None, f"README has a python block under ### {heading}"
+    return m.group(1)
+
+
+def test_resilience_and_budget_snippets_run(tmp_path: Path, monkeypatch: object) -> None:
+    from langchain_costrouter import Catalog, ChatCostRouter
+    from langchain_costrouter.testing import LocalServer
+
+    monkeypatch.chdir(tmp_path)  # type: ignore[attr-defined]  # the snippets write .db files
+    text = README.read_text(encoding="utf-8")
+    scope: dict[str, object] = {}
+    exec(compile(_block(text, "Resilience"), "README.md", "exec"), scope)
+    router = scope["router"]
+    health = router.health()  # type: ignore[attr-defined]
+    assert health and {h.state for h in health.values()} == {"closed"}
+    with LocalServer() as server:
+        # the snippet's breakers and limiter, but models served by the local server
+        scope["router"] = ChatCostRouter(
+            catalog=Catalog.default().served_by(server.base_url),
+            breakers=router.breakers, limiter=router.limiter,  # type: ignore[attr-defined]
+        )
+        exec(compile(_block(text, "Cost tracking and budgets"), "README.md", "exec"), scope)
+    summary = scope["cb"].summary()  # type: ignore[attr-defined]
+    assert summary.requests == 1 and summary.total_cost > 0
+    assert (tmp_path / "budget.db").exists() and (tmp_path / "breakers.db").exists()
