@@ -25,6 +25,8 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from langchain_costrouter.exceptions import (
@@ -50,6 +52,23 @@ def collect_transition(event: TransitionEvent) -> None:
     sink = TRANSITIONS.get()
     if sink is not None:
         sink.append(event)
+
+
+@dataclass(frozen=True, slots=True)
+class Billed:
+    """An answer that was paid for: a model answered (accepted or rejected by the cascade)."""
+
+    attempt: int
+    """Index of its attempt in ``CallRun.attempts``."""
+    usage_metadata: dict[str, Any]
+    """Its tokens, as LangChain ``usage_metadata`` (estimated when the model sent none)."""
+    cost: Decimal | None
+    """Its cost in USD; ``None`` when the model is unpriced."""
+    estimated: bool
+
+
+def _cost_key(cand: Candidate) -> Decimal:
+    return cand.estimated_cost if cand.estimated_cost is not None else Decimal("Infinity")
 
 
 def describe(exc: BaseException) -> str:
@@ -92,6 +111,9 @@ class CallRun:
         self._expired = False
         self.transitions: list[TransitionEvent] = []
         """Breaker transitions this call caused, for its metadata and custom events."""
+        self.billed: list[Billed] = []
+        """Every answer this call paid for, in order (more than one after a cascade)."""
+        self._floor: tuple[int, Decimal] | None = None
 
     def _breaker(self, method: Callable[..., Any], *args: Any) -> Any:
         token = TRANSITIONS.set(self.transitions)
@@ -116,6 +138,8 @@ class CallRun:
             cand = candidates[self._index]
             self._index += 1
             self._tries = 0
+            if not self._above_floor(cand):  # a cascade escalates: no model as cheap again
+                continue
             if not self._allow(cand):
                 self.attempts.append(
                     Attempt(tier=cand.name, status="skipped", error="circuit open")
@@ -124,6 +148,12 @@ class CallRun:
             self._current = cand
             return cand
         return None
+
+    def _above_floor(self, cand: Candidate) -> bool:
+        if self._floor is None:
+            return True
+        rank, cost = self._floor
+        return cand.level.rank > rank or _cost_key(cand) > cost
 
     def _allow(self, cand: Candidate) -> bool:
         if self.breakers is None:
@@ -234,10 +264,26 @@ class CallRun:
         )
 
     def succeeded(self, cand: Candidate, start: float) -> None:
+        self.answered(cand, start, None)
+
+    def answered(self, cand: Candidate, start: float, rejection: str | None) -> None:
+        """The model answered: a success for its breaker even when the cascade rejects the
+        answer (``rejection`` is the reason). A rejection raises the floor: the next candidates
+        tried are those of a higher level or a higher estimated cost."""
         permit, self._permit = self._permit, None
         if permit is not None and self.breakers is not None:
             self._breaker(self.breakers.success, permit)
-        self.attempts.append(Attempt(tier=cand.name, status="ok", duration_s=self.clock() - start))
+        duration = self.clock() - start
+        if rejection is None:
+            self.attempts.append(Attempt(tier=cand.name, status="ok", duration_s=duration))
+            return
+        self.attempts.append(
+            Attempt(tier=cand.name, status="rejected", error=rejection, duration_s=duration)
+        )
+        rank, cost = cand.level.rank, _cost_key(cand)
+        if self._floor is not None:
+            rank, cost = max(rank, self._floor[0]), max(cost, self._floor[1])
+        self._floor = (rank, cost)
 
     def release(self) -> None:
         """The call was cancelled: free a half-open probe slot, blame nobody."""
@@ -259,7 +305,10 @@ class CallRun:
     # -- the end -------------------------------------------------------------------------------
 
     def as_dicts(self) -> list[dict[str, Any]]:
-        return [a.as_dict() for a in self.attempts]
+        dicts = [a.as_dict() for a in self.attempts]
+        for b in self.billed:
+            dicts[b.attempt]["cost_usd"] = None if b.cost is None else str(b.cost)
+        return dicts
 
     def all_failed(self) -> AllModelsFailedError:
         errors: list[Exception] = list(self.errors)

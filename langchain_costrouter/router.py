@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.callbacks.manager import (
@@ -25,6 +25,7 @@ from langchain_core.callbacks.manager import (
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.chat_models import LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata, add_usage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.utils import secret_from_env
@@ -32,7 +33,8 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.usage import _dict_int_op
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
-from langchain_costrouter.attempts import CallRun, collect_transition
+from langchain_costrouter.attempts import Billed, CallRun, collect_transition
+from langchain_costrouter.cascade import Check, as_check
 from langchain_costrouter.catalog import Catalog, explain_validation
 from langchain_costrouter.exceptions import (
     ConfigError,
@@ -135,6 +137,12 @@ class ChatCostRouter(BaseChatModel):
     """Expected output tokens for the cost estimate when ``max_tokens`` is not set."""
     escalate: bool = True
     """When every candidate of a level fails, try the other levels' models (higher first)."""
+    cascade: Check | Sequence[Check] | None = None
+    """Checks of each answer (``invoke``/``ainvoke`` only; see ``langchain_costrouter.cascade``).
+    A rejected answer is paid for and escalates to a model of a higher level or price; the
+    final message's usage and ``cost_usd`` sum every answer paid for. When all are rejected
+    the last answer is returned with ``cascade_exhausted: True``. ``None``: off. Streams are
+    not checked (what was streamed cannot be taken back)."""
     temperature: float | None = None
     max_tokens: int | None = Field(default=None, gt=0)
     stop: list[str] | None = None
@@ -226,6 +234,7 @@ class ChatCostRouter(BaseChatModel):
             "max_cost": str(self.max_cost) if self.max_cost is not None else None,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
+            **({"cascade": _check_names(self.cascade)} if self.cascade is not None else {}),
         }
 
     @property
@@ -472,6 +481,8 @@ class ChatCostRouter(BaseChatModel):
     ) -> ChatResult:
         run = self._run(self._plan_for(messages, kwargs), kwargs)
         stop = stop or self.stop
+        check = as_check(self.cascade, kwargs)
+        last: tuple[ChatResult, Candidate] | None = None
         try:
             while True:
                 run.sleep()  # a retry's backoff, outside any concurrency slot
@@ -494,8 +505,11 @@ class ChatCostRouter(BaseChatModel):
                     except BaseException:
                         run.release()
                         raise
-                run.succeeded(cand, start)
-                return self._annotate(result, run, cand)
+                if self._accepted(run, cand, start, result, check):
+                    return self._annotate(result, run, cand, check is not None)
+                last = (result, cand)
+            if last is not None:  # every answer rejected: the last one, best effort
+                return self._annotate(last[0], run, last[1], cascade=True, exhausted=True)
             raise run.all_failed()
         finally:
             _emit_transitions(run, run_manager)
@@ -509,6 +523,8 @@ class ChatCostRouter(BaseChatModel):
     ) -> ChatResult:
         run = self._run(self._plan_for(messages, kwargs), kwargs)
         stop = stop or self.stop
+        check = as_check(self.cascade, kwargs)
+        last: tuple[ChatResult, Candidate] | None = None
         try:
             while True:
                 await run.asleep()  # a retry's backoff, outside any concurrency slot
@@ -533,8 +549,11 @@ class ChatCostRouter(BaseChatModel):
                     except BaseException:
                         run.release()
                         raise
-                run.succeeded(cand, start)
-                return self._annotate(result, run, cand)
+                if self._accepted(run, cand, start, result, check):
+                    return self._annotate(result, run, cand, check is not None)
+                last = (result, cand)
+            if last is not None:  # every answer rejected: the last one, best effort
+                return self._annotate(last[0], run, last[1], cascade=True, exhausted=True)
             raise run.all_failed()
         finally:
             await _aemit_transitions(run, run_manager)
@@ -654,14 +673,53 @@ class ChatCostRouter(BaseChatModel):
 
     # -- metadata --------------------------------------------------------------------------------
 
-    def _entry(
-        self, run: CallRun, cand: Candidate, usage: TokenUsage | None, estimated: bool
-    ) -> dict[str, Any]:
-        plan = run.plan
+    def _accepted(
+        self,
+        run: CallRun,
+        cand: Candidate,
+        start: float,
+        result: ChatResult,
+        check: Check | None,
+    ) -> bool:
+        """Run the cascade check on an answer, tell the breaker it answered, bill it."""
+        msg = result.generations[0].message
+        assert isinstance(msg, AIMessage)
+        reason: str | None = None
+        try:
+            reason = check(msg) if check is not None else None
+        finally:  # the model is healthy whatever the check says (or if the check raised)
+            run.answered(cand, start, reason)
+            self._bill(run, cand, msg.usage_metadata, msg.content)
+        return reason is None
+
+    def _bill(
+        self, run: CallRun, cand: Candidate, um: UsageMetadata | None, content: Any
+    ) -> None:
+        """Record the tokens and cost of the answer just recorded in ``run.attempts``."""
         spec = cand.spec
+        usage = TokenUsage.from_usage_metadata(dict(um) if um else None)
+        estimated = usage is None
+        if usage is None:
+            usage = TokenUsage(
+                input_tokens=cand.input_tokens,
+                output_tokens=count_text(_as_text(content), spec.tokenizer),
+            )
+            um = UsageMetadata(
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                total_tokens=usage.input_tokens + usage.output_tokens,
+            )
         if spec.prices is None:
             warn_unpriced(spec.name)
-        cost = cost_of(spec.prices, usage) if usage is not None else None
+        cost = cost_of(spec.prices, usage)
+        assert um is not None
+        run.billed.append(Billed(len(run.attempts) - 1, dict(um), cost, estimated))
+
+    def _entry(self, run: CallRun, cand: Candidate) -> dict[str, Any]:
+        plan = run.plan
+        spec = cand.spec
+        costs = [b.cost for b in run.billed if b.cost is not None]
+        cost = sum(costs, Decimal(0)) if costs and len(costs) == len(run.billed) else None
         return {
             "level": plan.level.value,
             "tier": cand.name,
@@ -672,42 +730,41 @@ class ChatCostRouter(BaseChatModel):
             "cost_usd": _str(cost),
             "currency": "USD",
             "price_source": spec.prices.source if spec.prices else None,
-            "usage_estimated": estimated,
+            "usage_estimated": any(b.estimated for b in run.billed),
             "attempts": run.as_dicts(),
             "breaker_events": [_event_dict(e) for e in run.transitions],
         }
 
-    def _annotate(self, result: ChatResult, run: CallRun, cand: Candidate) -> ChatResult:
+    def _annotate(
+        self,
+        result: ChatResult,
+        run: CallRun,
+        cand: Candidate,
+        cascade: bool = False,
+        exhausted: bool = False,
+    ) -> ChatResult:
         msg = result.generations[0].message
-        usage = TokenUsage.from_usage_metadata(getattr(msg, "usage_metadata", None))
-        estimated = False
-        if usage is None:
-            usage = TokenUsage(
-                input_tokens=cand.input_tokens,
-                output_tokens=count_text(_as_text(msg.content), cand.spec.tokenizer),
-            )
-            estimated = True
-        msg.response_metadata = {
-            **msg.response_metadata,
-            METADATA_KEY: self._entry(run, cand, usage, estimated),
-        }
+        assert isinstance(msg, AIMessage)
+        if len(run.billed) > 1:  # a cascade paid for several answers: the message carries all
+            total: UsageMetadata | None = None
+            for b in run.billed:
+                total = add_usage(total, cast(UsageMetadata, b.usage_metadata))
+            msg.usage_metadata = total
+        entry = self._entry(run, cand)
+        if cascade:
+            entry["cascade_exhausted"] = exhausted
+        msg.response_metadata = {**msg.response_metadata, METADATA_KEY: entry}
         return result
 
     def _last_chunk(
         self, run: CallRun, cand: Candidate, tally: _StreamTally
     ) -> ChatGenerationChunk:
-        usage = TokenUsage.from_usage_metadata(tally.usage)
-        estimated = False
-        if usage is None:
-            usage = TokenUsage(
-                input_tokens=cand.input_tokens,
-                output_tokens=count_text(tally.text, cand.spec.tokenizer),
-            )
-            estimated = True
-        entry = self._entry(run, cand, usage, estimated)
+        self._bill(run, cand, tally.usage, tally.text)  # type: ignore[arg-type]
         return ChatGenerationChunk(
             message=AIMessageChunk(
-                content="", response_metadata={METADATA_KEY: entry}, chunk_position="last"
+                content="",
+                response_metadata={METADATA_KEY: self._entry(run, cand)},
+                chunk_position="last",
             )
         )
 
@@ -901,6 +958,11 @@ def _priority(value: Any) -> int:
         return int(value)
     except ValueError:
         raise ConfigError(f"priority must be an integer (lower = sooner), got {value!r}") from None
+
+
+def _check_names(cascade: Check | Sequence[Check]) -> list[str]:
+    checks = [cascade] if callable(cascade) else list(cascade)
+    return [getattr(c, "__name__", type(c).__name__) for c in checks]
 
 
 def _str(value: Decimal | None) -> str | None:
