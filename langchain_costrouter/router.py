@@ -682,11 +682,18 @@ class ChatCostRouter(BaseChatModel):
         check: Check | None,
     ) -> bool:
         """Run the cascade check on an answer, tell the breaker it answered, bill it."""
-        msg = result.generations[0].message
+        gen = result.generations[0]
+        msg = gen.message
         assert isinstance(msg, AIMessage)
         reason: str | None = None
         try:
-            reason = check(msg) if check is not None else None
+            if check is not None:  # the check sees the metadata a caller would (as core merges it)
+                msg.response_metadata = {
+                    **(result.llm_output or {}),
+                    **(gen.generation_info or {}),
+                    **msg.response_metadata,
+                }
+                reason = check(msg)
         finally:  # the model is healthy whatever the check says (or if the check raised)
             run.answered(cand, start, reason)
             self._bill(run, cand, msg.usage_metadata, msg.content)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from langchain_core.callbacks import get_usage_metadata_callback
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel, ValidationError
 
 from langchain_costrouter import Catalog, ChatCostRouter, ConfigError
@@ -380,3 +381,30 @@ async def test_streams_are_not_checked(mode: str) -> None:
     assert [a["status"] for a in last["attempts"]] == ["ok"]
     assert last["cost_usd"] == last["attempts"][0]["cost_usd"]
     assert fm(router, "mid").calls == []
+
+
+class GenInfoLogprobs(FunctionChatModel):
+    """Like ChatOpenAI: logprobs and the model name come in ``generation_info``, which core
+    merges into ``response_metadata`` only after the router's own run."""
+
+    logprob: float = 0.0
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:
+        msg = self._reply(messages, stop, kwargs)
+        msg.response_metadata = {}
+        info = {"model_name": self.model_name,
+                "logprobs": {"content": [{"token": "x", "logprob": self.logprob}]}}
+        return ChatResult(generations=[ChatGeneration(message=msg, generation_info=info)])
+
+
+def test_checks_see_the_generation_info_a_caller_would_see() -> None:
+    cheap, mid = GenInfoLogprobs(model_name="c", logprob=-3), GenInfoLogprobs(model_name="m")
+    models = [
+        {**spec("cheap", CHEAP, says("x")), "chat_model": cheap},
+        {**spec("mid", MID, says("x")), "chat_model": mid},
+    ]
+    cat = Catalog.build({"models": models, "levels": {lv: ["cheap", "mid"] for lv in LEVELS}})
+    msg = ChatCostRouter(catalog=cat, cascade=low_confidence(-1)).invoke(PROMPT, level="trivial")
+    assert steps(msg) == [("cheap", "rejected"), ("mid", "ok")]
+    assert msg.response_metadata["model_name"] == "m"
