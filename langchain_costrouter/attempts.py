@@ -16,6 +16,11 @@ they call the model and sleep::
         run.succeeded(cand, start)
         return result
     raise run.all_failed()
+
+With a cascade (invoke only), ``run.answered(cand, start, reason)`` replaces ``succeeded``: a
+rejected answer is a success for the breaker, is recorded as ``"rejected"``, and raises a floor
+so ``next()`` only offers candidates of a higher level or a higher estimated cost. ``billed``
+keeps every answer paid for, so the final message can carry their summed usage and cost.
 """
 
 from __future__ import annotations
