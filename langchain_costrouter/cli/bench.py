@@ -13,10 +13,12 @@ import asyncio
 import os
 from typing import Any
 
-from langchain_core.messages import AIMessage
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.output_parsers import StrOutputParser
+from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable
 from rich.console import Console
 from rich.markup import escape
 
@@ -63,38 +65,55 @@ def bare_model(spec: ModelSpec, max_tokens: int) -> Any:
     )
 
 
+class _LiteLLMChat(BaseChatModel):
+    """LiteLLM Router as a chat model, so the bench reads its usage like any other strategy's."""
+
+    router: Any
+    by_id: dict[str, str]
+    max_tokens: int
+
+    @property
+    def _llm_type(self) -> str:
+        return "litellm-router"
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:
+        raise NotImplementedError("the bench calls LiteLLM Router asynchronously")
+
+    async def _agenerate(self, messages: list[BaseMessage], stop: Any = None,
+                         run_manager: Any = None, **kwargs: Any) -> ChatResult:
+        msgs = [{"role": "user" if m.type == "human" else m.type, "content": m.content}
+                for m in messages]
+        r = await self.router.acompletion(model="mix", messages=msgs, max_tokens=self.max_tokens)
+        model_id = str(r.model).removeprefix("openai/")
+        message = AIMessage(
+            content=r.choices[0].message.content or "",
+            usage_metadata={"input_tokens": r.usage.prompt_tokens,
+                            "output_tokens": r.usage.completion_tokens,
+                            "total_tokens": r.usage.total_tokens},
+            response_metadata={"costrouter": {"tier": self.by_id.get(model_id, model_id)}},
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
 def litellm_runnable(catalog: Catalog, max_tokens: int) -> Runnable[Any, Any] | None:
     """LiteLLM Router (simple-shuffle) over the same candidates, or None when not installed."""
     # Without this, importing litellm tries to download its price map (a DNS lookup and
     # retries that take ~10 s offline); the bundled copy is what we want.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     try:
-        import litellm  # noqa: F401
         from litellm import Router
     except ImportError:
         return None
     names = candidate_names(catalog)
-    by_id = {catalog[n].model: n for n in names}
     router = Router(model_list=[
         {"model_name": "mix", "litellm_params": {
             "model": f"openai/{catalog[n].model}", "api_base": catalog[n].base_url,
             "api_key": catalog[n].api_key() or "not-needed"}}
         for n in names
     ], num_retries=0)
-
-    async def call(prompt_value: Any) -> AIMessage:
-        msgs = [{"role": "user", "content": m.content} for m in prompt_value.to_messages()]
-        r = await router.acompletion(model="mix", messages=msgs, max_tokens=max_tokens)
-        model_id = str(r.model).removeprefix("openai/")
-        return AIMessage(
-            content=r.choices[0].message.content or "",
-            usage_metadata={"input_tokens": r.usage.prompt_tokens,
-                            "output_tokens": r.usage.completion_tokens,
-                            "total_tokens": r.usage.total_tokens},
-            response_metadata={"costrouter": {"tier": by_id.get(model_id, model_id)}},
-        )
-
-    return RunnableLambda(call)
+    return _LiteLLMChat(router=router, by_id={catalog[n].model: n for n in names},
+                        max_tokens=max_tokens)
 
 
 def strategies(ep: Endpoint, args: argparse.Namespace) -> tuple[list[tuple[str, Any, str | None]],
