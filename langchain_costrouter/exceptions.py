@@ -92,7 +92,7 @@ class Attempt:
     tier: str
     """Name of the model entry in the router."""
     status: str
-    """``"ok"``, ``"error"`` or ``"skipped"``."""
+    """``"ok"``, ``"error"``, ``"skipped"`` (breaker open) or ``"rejected"`` (cascade check)."""
     error: str | None = None
     """Type and short message of the error (never a key)."""
     duration_s: float = 0.0
