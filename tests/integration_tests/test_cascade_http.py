@@ -3,6 +3,7 @@ are in the router's usage and cost."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -21,6 +22,17 @@ PROMPT = "Say hello to the team"
 def server() -> Iterator[LocalServer]:
     with LocalServer(ServerConfig.from_catalog(latency_scale=0)) as srv:
         yield srv
+
+
+def settled_stats(server: LocalServer) -> dict[str, dict[str, int]]:
+    """The server records a request's tokens just after its reply is sent: wait (bounded) until
+    no request is still in flight, so the counts are complete."""
+    deadline = time.monotonic() + 5
+    while True:
+        stats = server.stats()
+        if all(s["in_flight"] == 0 for s in stats.values()) or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.005)
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
@@ -49,7 +61,7 @@ async def test_rejected_first_answer_is_summed_with_the_escalated_one(
         (second.name, "ok"),
     ]
     assert msg.response_metadata["model_name"] == second.spec.model
-    stats = server.stats()
+    stats = settled_stats(server)
     assert {m: s["requests"] for m, s in stats.items()} == {
         first.spec.model: 1,
         second.spec.model: 1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import socket
 import subprocess
 import sys
@@ -178,6 +179,10 @@ async def test_async_context_manager_and_in_flight_counts() -> None:
         llm = chat(server, "m")
         replies = await asyncio.gather(*(llm.ainvoke(f"question {i}") for i in range(8)))
         assert all(r.text for r in replies)
+        # a request leaves in_flight just after its last byte is sent: wait for that (bounded)
+        deadline = time.monotonic() + 5
+        while server.stats()["m"]["in_flight"] and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
         stats = server.stats()["m"]
     assert stats["requests"] == 8 and stats["in_flight"] == 0
     assert stats["max_in_flight"] >= 2
