@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
