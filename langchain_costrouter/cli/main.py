@@ -64,10 +64,23 @@ def describe_error(e: BaseException) -> str | None:
     return None
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Output files must be writable, and ``--plot`` needs matplotlib, before the run starts."""
+    from langchain_costrouter.cli import report
+
+    for name in ("json", "csv", "plot", "out"):
+        path = getattr(args, name, None)
+        if isinstance(path, str) and path:
+            report._writable(path)
+    if getattr(args, "plot", None):
+        report._pyplot()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_outputs(args)  # before any work: a long bench must not fail at its last line
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("costrouter: interrupted", file=sys.stderr)

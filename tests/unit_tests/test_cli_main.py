@@ -92,3 +92,17 @@ def test_malformed_workload_file_one_line(tmp_path: Path) -> None:
                    '{"id": "b", "category": "qa"\n')
     r = cli("bench", "--workload", str(bad), "--calls", "2", "--local")
     assert_one_line_error(r, f"{bad}:2", "invalid JSON")
+
+
+def test_unwritable_output_fails_before_any_work(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from langchain_costrouter.cli.main import main
+
+    start = time.monotonic()
+    code = main(["bench", "--calls", "50", "--json", str(tmp_path / "missing" / "b.json")])
+    err = capsys.readouterr()
+    assert code == 2
+    assert "folder" in err.err and "does not exist" in err.err
+    assert "calls per strategy" not in err.out  # the run never started
+    assert time.monotonic() - start < 5
