@@ -31,8 +31,9 @@ PROMPT = "Classify the sentiment of this review as positive or negative: the bat
 
 
 def build(base_url: str) -> tuple[ChatOpenAI, ChatCostRouter]:
+    # configured exactly like the router's catalog-built model (timeout = the spec's timeout_s)
     bare = ChatOpenAI(model=MODEL, base_url=base_url, api_key="test", max_retries=0,
-                      stream_usage=True, max_tokens=16)
+                      stream_usage=True, max_tokens=16, timeout=60.0)
     # Every level may use gpt-4.1-mini or gpt-4.1: the router does all its routing work and
     # picks the cheaper, the same model as the bare client.
     catalog = Catalog.default().served_by(base_url).with_overrides(
@@ -120,6 +121,49 @@ async def throughput(clients: dict[str, Any], calls: int, concurrency: int) -> d
     return out
 
 
+def pure_overhead(rounds: int = 7, calls: int = 300) -> dict[str, float]:
+    """Router vs the model it wraps with no I/O at all (a function-backed model): what the
+    router itself costs per call, sync and async, free of network and server noise."""
+    from decimal import Decimal
+
+    from langchain_costrouter import Prices
+    from langchain_costrouter.testing.function_model import FunctionChatModel
+
+    model = FunctionChatModel(model_name=MODEL)
+    catalog = Catalog.build({
+        "models": [{"name": "m", "provider": "openai", "model": MODEL, "chat_model": model,
+                    "prices": Prices(input=Decimal("0.4"), output=Decimal("1.6"))}],
+        "levels": {lv: ["m"] for lv in ("trivial", "standard", "complex", "expert")},
+    })
+    router = ChatCostRouter(catalog=catalog)
+
+    def sync_block(client: Any) -> float:
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            client.invoke(PROMPT)
+        return (time.perf_counter() - t0) / calls
+
+    async def async_block(client: Any) -> float:
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            await client.ainvoke(PROMPT)
+        return (time.perf_counter() - t0) / calls
+
+    out: dict[str, float] = {}
+    for mode in ("sync", "async"):
+        bare_t: list[float] = []
+        router_t: list[float] = []
+        for _ in range(rounds):
+            for client, sink in ((model, bare_t), (router, router_t)):
+                t = sync_block(client) if mode == "sync" else asyncio.run(async_block(client))
+                sink.append(t)
+        out[f"{mode}_bare_us"] = median(bare_t) * 1e6
+        out[f"{mode}_router_us"] = median(router_t) * 1e6
+        out[f"{mode}_overhead_us"] = (median(router_t) - median(bare_t)) * 1e6
+    model.calls.clear()
+    return out
+
+
 def decision(router: ChatCostRouter) -> dict[str, float]:
     base = ("The quarterly report describes revenue, churn and hiring across regions. " * 400)
     out: dict[str, float] = {}
@@ -174,6 +218,7 @@ def main() -> None:
             "per_call": per_call(clients, args.calls),
             "throughput": asyncio.run(throughput(clients, args.async_calls, args.concurrency)),
             "decision": decision(router),
+            "pure": pure_overhead(),
         }
     pc, tp, dc = results["per_call"], results["throughput"], results["decision"]
     labels = {"bare": "bare ChatOpenAI", "router": "ChatCostRouter", "litellm": "LiteLLM Router"}
@@ -185,6 +230,11 @@ def main() -> None:
     for name in clients:
         ratio = "1.000" if name == "bare" else f"{tp[name + '_ratio']:.3f}"
         print(f"  {labels[name]:16} {tp[name + '_rps']:7.0f} req/s  ratio {ratio}")
+    pu = results["pure"]
+    print("router's own cost, no I/O (function-backed model, median of 7 blocks of 300): "
+          f"sync {pu['sync_bare_us']:.0f} -> {pu['sync_router_us']:.0f} us "
+          f"(+{pu['sync_overhead_us']:.0f} us), async {pu['async_bare_us']:.0f} -> "
+          f"{pu['async_router_us']:.0f} us (+{pu['async_overhead_us']:.0f} us)")
     print("routing decision (score + count + select), median: "
           + ", ".join(f"{k} {v:.0f} us" for k, v in dc.items()))
     if args.json:
