@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from _router_fakes import Boom
 from langchain_core.caches import InMemoryCache
 from langchain_core.callbacks import BaseCallbackHandler, get_usage_metadata_callback
 from langchain_core.globals import set_llm_cache
@@ -65,14 +66,6 @@ def fm(router: ChatCostRouter, name: str) -> FunctionChatModel:
 def served_by(msg: BaseMessage) -> str:
     return msg.response_metadata["costrouter"]["tier"]
 
-
-class Boom(Exception):
-    """A provider error shaped like the OpenAI SDK's: a status and a JSON error body."""
-
-    def __init__(self, status: int, code: str | None = None) -> None:
-        super().__init__(f"HTTP {status} {code or ''}")
-        self.status_code = status
-        self.body = {"error": {"message": f"error {status}", "code": code}}
 
 
 def failing(status: int, body: str | None = None) -> Any:

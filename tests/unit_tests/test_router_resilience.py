@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from _router_fakes import Boom, Clock
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 
@@ -23,18 +24,6 @@ from langchain_costrouter.testing.function_model import FunctionChatModel, echo
 LEVELS = ("trivial", "standard", "complex", "expert")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Boom(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status_code = status
 
 
 class Flaky:
