@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _LAZY: dict[str, str] = {
-    "BREAKER_EVENT": "langchain_costrouter.router",
+    "BREAKER_EVENT": "langchain_costrouter.events",
     "METADATA_KEY": "langchain_costrouter.router",
     "AllModelsFailedError": "langchain_costrouter.exceptions",
     "BreakerConfig": "langchain_costrouter.resilience",
@@ -111,6 +111,7 @@ if TYPE_CHECKING:
     )
     from langchain_costrouter.catalog import Capabilities, Catalog, ModelSpec, aggregator
     from langchain_costrouter.costs import CostTrackingCallbackHandler, track_costs
+    from langchain_costrouter.events import BREAKER_EVENT
     from langchain_costrouter.exceptions import (
         AllModelsFailedError,
         BudgetExceededError,
@@ -136,7 +137,7 @@ if TYPE_CHECKING:
         RetryPolicy,
         SQLiteBreakerStore,
     )
-    from langchain_costrouter.router import BREAKER_EVENT, METADATA_KEY, ChatCostRouter
+    from langchain_costrouter.router import METADATA_KEY, ChatCostRouter
     from langchain_costrouter.scoring import HeuristicScorer, Thresholds
     from langchain_costrouter.selection import RoutePlan, cheapest_within_ceiling, in_listed_order
 

@@ -9,33 +9,30 @@ fallback model: candidates in order, one typed error listing every attempt when 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.callbacks.manager import (
-    adispatch_custom_event,
-    ahandle_event,
-    dispatch_custom_event,
-    handle_event,
-)
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.chat_models import LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata, add_usage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.utils import secret_from_env
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from langchain_core.utils.usage import _dict_int_op
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from langchain_costrouter.attempts import Billed, CallRun, collect_transition
 from langchain_costrouter.cascade import Check, as_check
 from langchain_costrouter.catalog import Catalog, explain_validation
+from langchain_costrouter.events import (
+    aemit_transitions,
+    emit_transitions,
+    event_dict,
+)
 from langchain_costrouter.exceptions import (
     ConfigError,
     ProviderResponseError,
@@ -43,7 +40,7 @@ from langchain_costrouter.exceptions import (
 )
 from langchain_costrouter.levels import Level
 from langchain_costrouter.pricing import TokenUsage, cost_of, warn_unpriced
-from langchain_costrouter.resilience.breaker import Breakers, Health, TransitionEvent
+from langchain_costrouter.resilience.breaker import Breakers, Health
 from langchain_costrouter.resilience.concurrency import ConcurrencyLimiter
 from langchain_costrouter.resilience.failures import Classify
 from langchain_costrouter.resilience.failures import classify as classify_failure
@@ -56,6 +53,13 @@ from langchain_costrouter.selection import (
     SelectionPolicy,
     cheapest_within_ceiling,
     make_plan,
+)
+from langchain_costrouter.streaming import (
+    StreamTally,
+    as_text,
+    async_chunks,
+    check_result,
+    sync_chunks,
 )
 from langchain_costrouter.structured import structured_output_runnable
 from langchain_costrouter.tiers import ModelPool
@@ -495,7 +499,7 @@ class ChatCostRouter(BaseChatModel):
                     try:
                         if chat.rate_limiter is not None:
                             chat.rate_limiter.acquire(blocking=True)
-                        result = _check_result(
+                        result = check_result(
                             chat._generate(messages, stop=stop, run_manager=run_manager, **kw)
                         )
                     except Exception as exc:
@@ -512,7 +516,7 @@ class ChatCostRouter(BaseChatModel):
                 return self._annotate(last[0], run, last[1], cascade=True, exhausted=True)
             raise run.all_failed()
         finally:
-            _emit_transitions(run, run_manager)
+            emit_transitions(run, run_manager)
 
     async def _agenerate(
         self,
@@ -537,7 +541,7 @@ class ChatCostRouter(BaseChatModel):
                     try:
                         if chat.rate_limiter is not None:
                             await chat.rate_limiter.aacquire(blocking=True)
-                        result = _check_result(
+                        result = check_result(
                             await chat._agenerate(
                                 messages, stop=stop, run_manager=run_manager, **kw
                             )
@@ -556,7 +560,7 @@ class ChatCostRouter(BaseChatModel):
                 return self._annotate(last[0], run, last[1], cascade=True, exhausted=True)
             raise run.all_failed()
         finally:
-            await _aemit_transitions(run, run_manager)
+            await aemit_transitions(run, run_manager)
 
     def _stream(
         self,
@@ -579,7 +583,7 @@ class ChatCostRouter(BaseChatModel):
                     try:
                         if chat.rate_limiter is not None:
                             chat.rate_limiter.acquire(blocking=True)
-                        chunks = _sync_chunks(chat, messages, stop, run_manager, kw)
+                        chunks = sync_chunks(chat, messages, stop, run_manager, kw)
                         first = next(chunks, None)
                         if first is None:
                             raise ProviderResponseError(f"{cand.name!r} sent an empty stream")
@@ -590,7 +594,7 @@ class ChatCostRouter(BaseChatModel):
                     except BaseException:
                         run.release()
                         raise
-                    tally = _StreamTally()
+                    tally = StreamTally()
                     try:  # after the first chunk is out there is no fallback
                         yield tally.add(first)
                         for chunk in chunks:
@@ -606,7 +610,7 @@ class ChatCostRouter(BaseChatModel):
                 return
             raise run.all_failed()
         finally:
-            _emit_transitions(run, run_manager)
+            emit_transitions(run, run_manager)
 
     def _astream(
         self,
@@ -642,7 +646,7 @@ class ChatCostRouter(BaseChatModel):
                     try:
                         if chat.rate_limiter is not None:
                             await chat.rate_limiter.aacquire(blocking=True)
-                        chunks = _async_chunks(chat, messages, stop, run_manager, kw)
+                        chunks = async_chunks(chat, messages, stop, run_manager, kw)
                         first = await anext(chunks, None)
                         if first is None:
                             raise ProviderResponseError(f"{cand.name!r} sent an empty stream")
@@ -653,7 +657,7 @@ class ChatCostRouter(BaseChatModel):
                     except BaseException:
                         run.release()
                         raise
-                    tally = _StreamTally()
+                    tally = StreamTally()
                     try:
                         yield tally.add(first)
                         async for chunk in chunks:
@@ -669,7 +673,7 @@ class ChatCostRouter(BaseChatModel):
                 return
             raise run.all_failed()
         finally:
-            await _aemit_transitions(run, run_manager)
+            await aemit_transitions(run, run_manager)
 
     # -- metadata --------------------------------------------------------------------------------
 
@@ -709,7 +713,7 @@ class ChatCostRouter(BaseChatModel):
         if usage is None:
             usage = TokenUsage(
                 input_tokens=cand.input_tokens,
-                output_tokens=count_text(_as_text(content), spec.tokenizer),
+                output_tokens=count_text(as_text(content), spec.tokenizer),
             )
             um = UsageMetadata(
                 input_tokens=usage.input_tokens,
@@ -739,7 +743,7 @@ class ChatCostRouter(BaseChatModel):
             "price_source": spec.prices.source if spec.prices else None,
             "usage_estimated": any(b.estimated for b in run.billed),
             "attempts": run.as_dicts(),
-            "breaker_events": [_event_dict(e) for e in run.transitions],
+            "breaker_events": [event_dict(e) for e in run.transitions],
         }
 
     def _annotate(
@@ -764,7 +768,7 @@ class ChatCostRouter(BaseChatModel):
         return result
 
     def _last_chunk(
-        self, run: CallRun, cand: Candidate, tally: _StreamTally
+        self, run: CallRun, cand: Candidate, tally: StreamTally
     ) -> ChatGenerationChunk:
         self._bill(run, cand, tally.usage, tally.text)  # type: ignore[arg-type]
         return ChatGenerationChunk(
@@ -775,164 +779,6 @@ class ChatCostRouter(BaseChatModel):
             )
         )
 
-
-# -- helpers ------------------------------------------------------------------------------------
-
-
-class _StreamTally:
-    """What a stream carried so far: its text and its usage."""
-
-    __slots__ = ("parts", "usage")
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.usage: dict[str, Any] | None = None
-
-    def add(self, chunk: ChatGenerationChunk) -> ChatGenerationChunk:
-        msg = chunk.message
-        if isinstance(msg.content, str):
-            self.parts.append(msg.content)
-        else:
-            self.parts.append(_as_text(msg.content))
-        um = getattr(msg, "usage_metadata", None)
-        if um:
-            self.usage = (
-                dict(um) if self.usage is None else _dict_int_op(self.usage, um, int.__add__)
-            )
-        if isinstance(msg, AIMessageChunk) and msg.chunk_position == "last":
-            msg.chunk_position = None  # the router's metadata chunk is the last one
-        return chunk
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-
-BREAKER_EVENT = "costrouter_breaker"
-"""Name of the LangChain custom event sent for each breaker transition a call causes."""
-
-
-def _event_dict(e: TransitionEvent) -> dict[str, Any]:
-    return {
-        "model": e.model,
-        "old_state": e.old_state,
-        "new_state": e.new_state,
-        "reason": e.reason,
-        "at": e.at,
-    }
-
-
-def _emit_transitions(run: CallRun, run_manager: CallbackManagerForLLMRun | None) -> None:
-    for e in run.transitions:
-        if run_manager is not None:  # reported as an event of the router's own run
-            handle_event(
-                run_manager.handlers,
-                "on_custom_event",
-                "ignore_custom_event",
-                BREAKER_EVENT,
-                _event_dict(e),
-                run_id=run_manager.run_id,
-                tags=run_manager.tags,
-                metadata=run_manager.metadata,
-            )
-        else:  # stream(): LangChain passes no run manager; use the parent run if any
-            with contextlib.suppress(RuntimeError):
-                dispatch_custom_event(BREAKER_EVENT, _event_dict(e))
-
-
-async def _aemit_transitions(
-    run: CallRun, run_manager: AsyncCallbackManagerForLLMRun | None
-) -> None:
-    for e in run.transitions:
-        if run_manager is not None:
-            await ahandle_event(
-                run_manager.handlers,
-                "on_custom_event",
-                "ignore_custom_event",
-                BREAKER_EVENT,
-                _event_dict(e),
-                run_id=run_manager.run_id,
-                tags=run_manager.tags,
-                metadata=run_manager.metadata,
-            )
-        else:
-            with contextlib.suppress(RuntimeError):
-                await adispatch_custom_event(BREAKER_EVENT, _event_dict(e))
-
-
-def _sync_chunks(
-    chat: BaseChatModel,
-    messages: list[BaseMessage],
-    stop: list[str] | None,
-    run_manager: CallbackManagerForLLMRun | None,
-    kw: dict[str, Any],
-) -> Iterator[ChatGenerationChunk]:
-    if type(chat)._stream is BaseChatModel._stream:  # no native streaming: one chunk
-        result = _check_result(chat._generate(messages, stop=stop, run_manager=run_manager, **kw))
-        return iter([_to_chunk(result.generations[0])])
-    return iter(chat._stream(messages, stop=stop, run_manager=run_manager, **kw))
-
-
-def _async_chunks(
-    chat: BaseChatModel,
-    messages: list[BaseMessage],
-    stop: list[str] | None,
-    run_manager: AsyncCallbackManagerForLLMRun | None,
-    kw: dict[str, Any],
-) -> AsyncIterator[ChatGenerationChunk]:
-    cls = type(chat)
-    if cls._astream is BaseChatModel._astream and cls._stream is BaseChatModel._stream:
-
-        async def one() -> AsyncIterator[ChatGenerationChunk]:
-            result = _check_result(
-                await chat._agenerate(messages, stop=stop, run_manager=run_manager, **kw)
-            )
-            yield _to_chunk(result.generations[0])
-
-        return one()
-    return aiter(chat._astream(messages, stop=stop, run_manager=run_manager, **kw))
-
-
-def _to_chunk(gen: ChatGeneration) -> ChatGenerationChunk:
-    m = gen.message
-    tool_calls = getattr(m, "tool_calls", None) or []
-    chunk = AIMessageChunk(
-        content=m.content,
-        additional_kwargs=m.additional_kwargs,
-        response_metadata=m.response_metadata,
-        usage_metadata=getattr(m, "usage_metadata", None),
-        tool_call_chunks=[
-            {"name": tc["name"], "args": _json(tc["args"]), "id": tc.get("id"), "index": i}
-            for i, tc in enumerate(tool_calls)
-        ],
-        id=m.id,
-    )
-    return ChatGenerationChunk(message=chunk, generation_info=gen.generation_info)
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _check_result(result: Any) -> ChatResult:
-    """A provider that answers garbage gets a typed error, so the router can fall back."""
-    if (
-        not isinstance(result, ChatResult)
-        or not result.generations
-        or not isinstance(result.generations[0].message, AIMessage)
-    ):
-        raise ProviderResponseError(f"model returned no chat generation: {type(result).__name__}")
-    return result
-
-
-def _as_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(b if isinstance(b, str) else str(b.get("text", "")) for b in content if b)
-    return str(content)
 
 
 def _is_messages(value: Any) -> bool:
