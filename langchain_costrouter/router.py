@@ -139,8 +139,10 @@ class ChatCostRouter(BaseChatModel):
     """Per-request cost ceiling in USD."""
     default_output_tokens: int = Field(default=512, gt=0)
     """Expected output tokens for the cost estimate when ``max_tokens`` is not set."""
-    escalate: bool = True
-    """When every candidate of a level fails, try the other levels' models (higher first)."""
+    escalate: bool | Literal["up", "down"] = True
+    """When every candidate of a level fails, try the other levels' models: ``"up"``/``True``
+    higher levels first, ``"down"`` lower levels first, ``False`` none. The last resort is
+    whichever healthy model is left."""
     cascade: Check | Sequence[Check] | None = None
     """Checks of each answer (``invoke``/``ainvoke`` only; see ``langchain_costrouter.cascade``).
     A rejected answer is paid for and escalates to a model of a higher level or price; the

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
 
@@ -131,13 +131,14 @@ def make_plan(
     policy: SelectionPolicy,
     tools: Sequence[dict[str, Any]] | None = None,
     has_key: Callable[[ModelSpec], bool] = lambda spec: True,
-    escalate: bool = True,
+    escalate: bool | Literal["up", "down"] = True,
 ) -> RoutePlan:
     """Price and filter the candidates of ``level`` (or the pinned ``names``) and order them.
 
-    Fallbacks after the level's own candidates are those of the higher levels (escalation),
-    then the lower ones, each group ordered by the same policy, so an outage of every model of
-    a level still gets an answer. ``escalate=False`` keeps only the level's own candidates.
+    Fallbacks after the level's own candidates are those of the other levels, each group
+    ordered by the same policy, so an outage of every model of a level still gets an answer:
+    ``"up"`` (or ``True``) tries the higher levels first, then the lower ones; ``"down"`` the
+    lower first (cheaper, for cost-bound workloads); ``False`` keeps only the level's own.
     """
     if names is not None:
         groups = [(level, list(names))]
@@ -146,7 +147,8 @@ def make_plan(
         if escalate:
             above = [lv for lv in LEVELS if lv.rank > level.rank]
             below = [lv for lv in reversed(LEVELS) if lv.rank < level.rank]
-            groups += [(lv, list(catalog.levels[lv])) for lv in above + below]
+            order = below + above if escalate == "down" else above + below
+            groups += [(lv, list(catalog.levels[lv])) for lv in order]
 
     token_cache: dict[str, int] = {}
     seen: set[str] = set()

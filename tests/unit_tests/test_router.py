@@ -503,3 +503,14 @@ async def test_async_paths_and_batch() -> None:
     assert [served_by(o) for o in outs] == ["mid"] * 2
     results = await asyncio.gather(*(router.ainvoke(f"q{i}") for i in range(20)))
     assert len({r.content for r in results}) == 20
+
+
+def test_escalation_order_is_configurable() -> None:
+    models = [spec("t", CHEAP), spec("s", CHEAP), spec("c", MID), spec("e", DEAR)]
+    levels = {"trivial": ["t"], "standard": ["s"], "complex": ["c"], "expert": ["e"]}
+    up = make_router(models, levels=levels).plan("x", level="standard")
+    down = make_router(models, levels=levels, escalate="down").plan("x", level="standard")
+    only = make_router(models, levels=levels, escalate=False).plan("x", level="standard")
+    assert [c.name for c in up.candidates] == ["s", "c", "e", "t"]
+    assert [c.name for c in down.candidates] == ["s", "t", "c", "e"]
+    assert [c.name for c in only.candidates] == ["s"]
