@@ -181,6 +181,8 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
         """The requested model first, then (downgrade mode) the alternatives, cheapest first."""
         inner, bound = unbind(model) if model is not None else (None, {})
         kw = {**bound, **(kwargs or {})}
+        if tools is None:  # tools bound with bind_tools count in the prompt and need tool calling
+            tools = kw.get("tools")
         alts: list[Option] = []
         if inner is not None and is_router(inner):
             ov = router_overrides(configurable, kw)

@@ -488,3 +488,39 @@ def test_with_budget_builds_a_guard() -> None:
     assert model.guard.status().used > 0  # type: ignore[attr-defined]
     with pytest.raises(ConfigError):
         with_budget(mini())
+
+
+def test_estimate_counts_tools_bound_to_a_router_and_skips_toolless_downgrades() -> None:
+    from decimal import Decimal as D
+
+    from langchain_core.messages import HumanMessage
+
+    from langchain_costrouter import Catalog, ChatCostRouter
+    from langchain_costrouter.budget import Budget, BudgetGuard
+    from langchain_costrouter.catalog import Capabilities
+    from langchain_costrouter.pricing import Prices
+    from langchain_costrouter.testing.function_model import FunctionChatModel
+
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    def spec(name: str, price: str, tools: bool = True) -> dict:
+        return {"name": name, "provider": "p", "model": name,
+                "chat_model": FunctionChatModel(model_name=name),
+                "prices": Prices(input=D(price), output=D(price)),
+                "capabilities": Capabilities(tools=tools)}
+
+    cat = Catalog.build({
+        "models": [spec("free-text", "0.01", tools=False), spec("cheap", "0.1"),
+                   spec("dear", "5")],
+        "levels": {lv: ["dear"] for lv in ("trivial", "standard", "complex", "expert")},
+    })
+    router = ChatCostRouter(catalog=cat)
+    guard = BudgetGuard(budgets=[Budget.usd("1", per="day")], on_exceeded="downgrade")
+    msgs = [HumanMessage("add 2 and 3")]
+    plain = guard.options(router, msgs)
+    with_tools = guard.options(router.bind_tools([add]), msgs)
+    assert with_tools[0].estimate.input_tokens > plain[0].estimate.input_tokens
+    assert "free-text" in {o.pin for o in plain}  # a text call may downgrade to it
+    assert "free-text" not in {o.pin for o in with_tools}  # a tool call may not
