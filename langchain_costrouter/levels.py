@@ -27,8 +27,9 @@ class Level(str, Enum):
 
     @property
     def rank(self) -> int:
-        return _ORDER.index(self)
+        return _RANK[self]
 
 
 _ORDER = [Level.TRIVIAL, Level.STANDARD, Level.COMPLEX, Level.EXPERT]
 LEVELS: tuple[Level, ...] = tuple(_ORDER)
+_RANK = {lv: i for i, lv in enumerate(_ORDER)}

@@ -166,6 +166,7 @@ class ChatCostRouter(BaseChatModel):
     _catalog: Catalog = PrivateAttr()
     _thresholds: Thresholds = PrivateAttr()
     _pool: ModelPool = PrivateAttr()
+    _catalog_params: dict[str, Any] = PrivateAttr(default_factory=dict)
     _breakers: Breakers | None = PrivateAttr(default=None)
     _retry: RetryPolicy | None = PrivateAttr(default=None)
 
@@ -190,6 +191,11 @@ class ChatCostRouter(BaseChatModel):
         if self.levels is not None:
             cat = cat.with_overrides({"levels": self.levels})
         self._catalog = cat
+        self._catalog_params = {
+            "levels": {lv.value: list(n) for lv, n in cat.levels.items()},
+            # what serves each name: two routers over different endpoints never share a cache
+            "models": {n: [s.provider, s.model, s.base_url] for n, s in cat.models.items()},
+        }
         th = self.thresholds
         self._thresholds = th if isinstance(th, Thresholds) else Thresholds(tuple(th))
         self._pool = ModelPool(self.api_key, self.timeout)
@@ -229,13 +235,11 @@ class ChatCostRouter(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
+        # LangChain asks for these on every call; the catalog part never changes, so it is
+        # built once (see model_post_init).
         return {
             "model": self.model,
-            "levels": {lv.value: list(n) for lv, n in self._catalog.levels.items()},
-            # what serves each name: two routers over different endpoints never share a cache
-            "models": {
-                n: [s.provider, s.model, s.base_url] for n, s in self._catalog.models.items()
-            },
+            **self._catalog_params,
             "thresholds": list(self._thresholds.cuts),
             "max_cost": str(self.max_cost) if self.max_cost is not None else None,
             "temperature": self.temperature,
