@@ -67,6 +67,10 @@ def _budget_share(args: argparse.Namespace, prompts: list[str], scores: list[flo
         budget = Decimal(args.budget)
     except InvalidOperation:
         raise ConfigError(f"--budget must be a USD amount, got {args.budget!r}") from None
+    if not budget.is_finite() or budget < 0:
+        raise ConfigError(f"--budget must be a finite USD amount >= 0, got {args.budget!r}")
+    if args.output_tokens < 0:
+        raise ConfigError(f"--output-tokens must be >= 0, got {args.output_tokens}")
     catalog = Catalog.from_file(args.catalog) if args.catalog else Catalog.default()
     costs = {}
     for side in ("strong_model", "weak_model"):

@@ -362,7 +362,7 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
             enc: EncodingName = match.tokenizer if match else "o200k_base"
             usage = estimate(ob, enc, run.messages, run.prompts, run.tools)
             estimated = True
-        if cost is None and usage is not None and match is not None:
+        if cost is None and usage is not None and match is not None and not ob.summed:
             cost, source = cost_of(match.prices, usage), match.source
             if cost is None:
                 warn_unpriced(model or run.requested or UNKNOWN_MODEL)

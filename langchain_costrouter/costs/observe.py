@@ -35,6 +35,9 @@ class Observed:
     router_cost: Decimal | None = None
     router_source: str | None = None
     estimated: bool = False
+    summed: bool = False
+    """The router's message sums several paid answers (a cascade rejected some): its usage
+    cannot be priced at one model's prices, so only the router's ``cost_usd`` is used."""
 
     @classmethod
     def of(cls, response: LLMResult | None, requested: str | None,
@@ -67,6 +70,9 @@ class Observed:
             ob.level = _opt_str(cr.get("level"))
             ob.tier = _opt_str(cr.get("tier"))
             ob.estimated = bool(cr.get("usage_estimated"))
+            attempts = cr.get("attempts") if isinstance(cr.get("attempts"), list) else []
+            ob.summed = any(isinstance(a, dict) and a.get("status") == "rejected"
+                            for a in attempts)
             try:
                 ob.router_cost = Decimal(str(cr["cost_usd"])) if cr.get("cost_usd") else None
             except InvalidOperation:  # not a number: price it ourselves
