@@ -103,7 +103,20 @@ def run(args: argparse.Namespace) -> int:
         report = render(con, ep, res, router, guard, handler, notes)
     if args.json:
         con.print(f"wrote {out.write_json(args.json, report)}")
-    return 130 if res.interrupted else 0
+    if res.interrupted:
+        return 130
+    return _all_failed_exit(res, con)
+
+
+def _all_failed_exit(res: RunResult, con: Console) -> int:
+    """Exit 1, naming the first error, when not a single call succeeded (savings of $0 from
+    zero answers are not a result); 0 otherwise."""
+    outs = res.outcomes
+    if outs and not any(o.ok for o in outs):
+        first = next((o.error for o in outs if o.error), "unknown error")
+        con.print(f"[red]Every call failed ({len(outs)} of {len(outs)}); the first: {first}[/]")
+        return 1
+    return 0
 
 
 def render(con: Console, ep: Endpoint, res: RunResult, router: Any, guard: Any, handler: Any,

@@ -106,3 +106,24 @@ def test_unwritable_output_fails_before_any_work(tmp_path, capsys) -> None:  # t
     assert "folder" in err.err and "does not exist" in err.err
     assert "calls per strategy" not in err.out  # the run never started
     assert time.monotonic() - start < 5
+
+
+def test_demo_exits_1_naming_the_error_when_every_call_failed() -> None:
+    from rich.console import Console
+
+    from langchain_costrouter.cli.demo import _all_failed_exit
+    from langchain_costrouter.cli.runner import Outcome, RunResult
+
+    def outcome(i: int, ok: bool) -> Outcome:
+        return Outcome(index=i, strategy="s", category="c", expected_level="trivial", ok=ok,
+                       error=None if ok else "AllModelsFailedError: every candidate failed")
+
+    con = Console(record=True, width=200)
+    failed = RunResult(outcomes=[outcome(0, False), outcome(1, False)], wall_s=1.0,
+                       interrupted=False)
+    assert _all_failed_exit(failed, con) == 1
+    text = con.export_text()
+    assert "Every call failed (2 of 2)" in text and "AllModelsFailedError" in text
+    mixed = RunResult(outcomes=[outcome(0, False), outcome(1, True)], wall_s=1.0,
+                      interrupted=False)
+    assert _all_failed_exit(mixed, con) == 0
