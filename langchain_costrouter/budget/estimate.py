@@ -158,6 +158,8 @@ def actual_usage(message: Any, estimate: Estimate) -> tuple[int | None, Decimal 
     meta = (getattr(message, "response_metadata", None) or {}).get("costrouter") or {}
     if meta.get("cost_usd") is not None:
         return tokens, Decimal(str(meta["cost_usd"]))
+    if meta:  # the router priced the call and could not (an unpriced model served or was
+        return tokens, None  # paid for in a cascade): the planned model's prices would be wrong
     if usage is not None and estimate.prices is not None:
         return tokens, cost_of(estimate.prices, usage)
     return tokens, None

@@ -524,3 +524,22 @@ def test_estimate_counts_tools_bound_to_a_router_and_skips_toolless_downgrades()
     assert with_tools[0].estimate.input_tokens > plain[0].estimate.input_tokens
     assert "free-text" in {o.pin for o in plain}  # a text call may downgrade to it
     assert "free-text" not in {o.pin for o in with_tools}  # a tool call may not
+
+
+def test_settling_never_reprices_a_router_call_the_router_could_not_price() -> None:
+    from decimal import Decimal as D
+
+    from langchain_core.messages import AIMessage
+
+    from langchain_costrouter.budget.estimate import Estimate, actual_usage
+    from langchain_costrouter.pricing import Prices
+
+    planned = Estimate(model="cheap", input_tokens=10, output_tokens=10, cost=D("0.001"),
+                       prices=Prices(input=D(1), output=D(1)))
+    usage = {"input_tokens": 40, "output_tokens": 20, "total_tokens": 60}
+    cascaded = AIMessage("ok", usage_metadata=usage, response_metadata={"costrouter": {
+        "cost_usd": None, "attempts": [{"tier": "free?", "status": "rejected"},
+                                       {"tier": "cheap", "status": "ok"}]}})
+    assert actual_usage(cascaded, planned) == (60, None)
+    plain = AIMessage("ok", usage_metadata=usage)  # not a router: priced at the plan's prices
+    assert actual_usage(plain, planned) == (60, D(60) / D(1_000_000))
