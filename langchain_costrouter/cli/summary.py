@@ -106,6 +106,10 @@ def _ms(v: float | None) -> float | None:
 
 
 def call_cost(catalog: Catalog, o: Outcome) -> Decimal | None:
+    """The router's own figure when it gave one (it sums every answer a cascade paid for),
+    else the usage at the serving model's catalog prices; ``None`` when unpriced."""
+    if o.ok and o.router_cost is not None:
+        return o.router_cost
     if not o.ok or o.usage is None or o.model is None or o.model not in catalog.models:
         return None if o.ok else Decimal(0)
     return cost_of(catalog[o.model].prices, o.usage)

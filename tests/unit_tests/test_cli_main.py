@@ -127,3 +127,19 @@ def test_demo_exits_1_naming_the_error_when_every_call_failed() -> None:
     mixed = RunResult(outcomes=[outcome(0, False), outcome(1, True)], wall_s=1.0,
                       interrupted=False)
     assert _all_failed_exit(mixed, con) == 0
+
+
+def test_reports_use_the_routers_own_cost_when_it_gave_one() -> None:
+    from decimal import Decimal
+
+    from langchain_costrouter import Catalog, TokenUsage, cost_of
+    from langchain_costrouter.cli.runner import Outcome
+    from langchain_costrouter.cli.summary import call_cost
+
+    cat = Catalog.default()
+    usage = TokenUsage(input_tokens=1000, output_tokens=100)
+    o = Outcome(index=0, strategy="router", category="c", expected_level="trivial",
+                model="deepseek", usage=usage)
+    assert call_cost(cat, o) == cost_of(cat["deepseek"].prices, usage)
+    o.router_cost = Decimal("0.123")  # e.g. a cascade that paid for two answers
+    assert call_cost(cat, o) == Decimal("0.123")
