@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from _router_fakes import Boom, Clock
+from _router_fakes import Boom, Clock, cheap_and_backup
 from langchain_core.messages import BaseMessage
 
 from langchain_costrouter import Catalog, ChatCostRouter, QueueFullError
@@ -35,23 +35,7 @@ class Switch:
 def half_open_router(**kw: Any) -> tuple[ChatCostRouter, Switch]:
     """A router whose cheap model's breaker is half-open: the next call to it is the probe."""
     switch = Switch()
-    models = [
-        {
-            "name": "cheap",
-            "provider": "a",
-            "model": "cheap-1",
-            "chat_model": FunctionChatModel(model_name="cheap-1", fn=switch),
-            "prices": Prices(input=Decimal("0.1"), output=Decimal("0.4")),
-        },
-        {
-            "name": "backup",
-            "provider": "b",
-            "model": "backup-1",
-            "chat_model": FunctionChatModel(model_name="backup-1", fn=echo),
-            "prices": Prices(input=Decimal("1"), output=Decimal("4")),
-        },
-    ]
-    cat = Catalog.build({"models": models, "levels": {lv: ["cheap", "backup"] for lv in LEVELS}})
+    cat = cheap_and_backup(switch)
     clock = Clock()
     breakers = Breakers(BreakerConfig(failure_threshold=1, window_s=60, recovery_s=30), clock=clock)
     router = ChatCostRouter(catalog=cat, breakers=breakers, **kw)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import pytest
-from _router_fakes import Boom, Clock
+from _router_fakes import Boom, Clock, cheap_and_backup
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 
-from langchain_costrouter import AllModelsFailedError, Catalog, ChatCostRouter, QueueFullError
-from langchain_costrouter.pricing import Prices
+from langchain_costrouter import AllModelsFailedError, ChatCostRouter, QueueFullError
 from langchain_costrouter.resilience import (
     BreakerConfig,
     Breakers,
@@ -19,7 +17,7 @@ from langchain_costrouter.resilience import (
     RetryPolicy,
     wait_fixed,
 )
-from langchain_costrouter.testing.function_model import FunctionChatModel, echo
+from langchain_costrouter.testing.function_model import echo
 
 LEVELS = ("trivial", "standard", "complex", "expert")
 
@@ -42,23 +40,7 @@ class Flaky:
 
 
 def router_with(primary: Any, clock: Clock, **kw: Any) -> ChatCostRouter:
-    models = [
-        {
-            "name": "cheap",
-            "provider": "a",
-            "model": "cheap-1",
-            "chat_model": FunctionChatModel(model_name="cheap-1", fn=primary),
-            "prices": Prices(input=Decimal("0.1"), output=Decimal("0.4")),
-        },
-        {
-            "name": "backup",
-            "provider": "b",
-            "model": "backup-1",
-            "chat_model": FunctionChatModel(model_name="backup-1", fn=echo),
-            "prices": Prices(input=Decimal("1"), output=Decimal("4")),
-        },
-    ]
-    cat = Catalog.build({"models": models, "levels": {lv: ["cheap", "backup"] for lv in LEVELS}})
+    cat = cheap_and_backup(primary)
     breakers = Breakers(BreakerConfig(failure_threshold=2, window_s=60, recovery_s=30), clock=clock)
     return ChatCostRouter(catalog=cat, breakers=breakers, **kw)
 
