@@ -19,10 +19,6 @@ from langchain_costrouter.resilience import (
 )
 from langchain_costrouter.testing.function_model import echo
 
-LEVELS = ("trivial", "standard", "complex", "expert")
-
-
-
 
 class Flaky:
     """Fails with ``status`` while ``broken`` is true; counts calls."""
