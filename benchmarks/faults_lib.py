@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from langchain_costrouter.catalog import Catalog
-from langchain_costrouter.levels import LEVELS
-from langchain_costrouter.pricing import Prices
+from langchain_costrouter.models.catalog import Catalog
+from langchain_costrouter.pricing.prices import Prices
 from langchain_costrouter.resilience import Breakers, Permit, TransitionEvent, Verdict
+from langchain_costrouter.routing.levels import LEVELS
 
 FLAKY, BURSTY, HANGING, HEALTHY = "flaky-500", "bursty-429", "hanging", "healthy"
 MODELS = (FLAKY, BURSTY, HANGING, HEALTHY)

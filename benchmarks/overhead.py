@@ -23,8 +23,8 @@ from langchain_openai import ChatOpenAI
 
 from benchmarks.common import median, server_process
 from langchain_costrouter import Catalog, ChatCostRouter
-from langchain_costrouter.scoring import _cached_score
-from langchain_costrouter.tokens import count_text
+from langchain_costrouter.pricing.tokens import count_text
+from langchain_costrouter.routing.scorers import _cached_score
 
 MODEL = "gpt-4.1-mini"
 PROMPT = "Classify the sentiment of this review as positive or negative: the battery lasts ages."

@@ -22,7 +22,7 @@ import numpy as np
 
 from langchain_costrouter.quality.features import DENSE_NAMES, FeatureConfig
 from langchain_costrouter.quality.learned import LearnedScorer
-from langchain_costrouter.scoring import HeuristicScorer
+from langchain_costrouter.routing.scorers import HeuristicScorer
 
 
 def prompts() -> list[str]:

@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _LAZY: dict[str, str] = {
-    "BREAKER_EVENT": "langchain_costrouter.events",
+    "BREAKER_EVENT": "langchain_costrouter.routing.events",
     "METADATA_KEY": "langchain_costrouter.router",
     "AllModelsFailedError": "langchain_costrouter.exceptions",
     "BreakerConfig": "langchain_costrouter.resilience",
@@ -18,8 +18,8 @@ _LAZY: dict[str, str] = {
     "Budget": "langchain_costrouter.budget",
     "BudgetExceededError": "langchain_costrouter.exceptions",
     "BudgetGuard": "langchain_costrouter.budget",
-    "Capabilities": "langchain_costrouter.catalog",
-    "Catalog": "langchain_costrouter.catalog",
+    "Capabilities": "langchain_costrouter.models.catalog",
+    "Catalog": "langchain_costrouter.models.catalog",
     "ChatCostRouter": "langchain_costrouter.router",
     "CircuitOpenError": "langchain_costrouter.exceptions",
     "ConcurrencyLimiter": "langchain_costrouter.resilience",
@@ -27,30 +27,30 @@ _LAZY: dict[str, str] = {
     "ContextWindowExceededError": "langchain_costrouter.exceptions",
     "CostRouterError": "langchain_costrouter.exceptions",
     "CostTrackingCallbackHandler": "langchain_costrouter.costs",
-    "HeuristicScorer": "langchain_costrouter.scoring",
+    "HeuristicScorer": "langchain_costrouter.routing.scorers",
     "InMemoryLedger": "langchain_costrouter.budget",
     "LedgerUnavailableError": "langchain_costrouter.exceptions",
-    "Level": "langchain_costrouter.levels",
+    "Level": "langchain_costrouter.routing.levels",
     "MissingAPIKeyError": "langchain_costrouter.exceptions",
-    "ModelSpec": "langchain_costrouter.catalog",
+    "ModelSpec": "langchain_costrouter.models.catalog",
     "NoCapableModelError": "langchain_costrouter.exceptions",
-    "Prices": "langchain_costrouter.pricing",
+    "Prices": "langchain_costrouter.pricing.prices",
     "ProviderResponseError": "langchain_costrouter.exceptions",
     "QueueFullError": "langchain_costrouter.exceptions",
     "RetryPolicy": "langchain_costrouter.resilience",
-    "RoutePlan": "langchain_costrouter.selection",
+    "RoutePlan": "langchain_costrouter.routing.plan",
     "SQLiteBreakerStore": "langchain_costrouter.resilience",
     "SQLiteLedger": "langchain_costrouter.budget",
     "ShutdownError": "langchain_costrouter.exceptions",
     "StreamInterruptedError": "langchain_costrouter.exceptions",
-    "Thresholds": "langchain_costrouter.scoring",
-    "TokenUsage": "langchain_costrouter.pricing",
+    "Thresholds": "langchain_costrouter.routing.scorers",
+    "TokenUsage": "langchain_costrouter.pricing.prices",
     "UnknownModelError": "langchain_costrouter.exceptions",
-    "UnpricedModelWarning": "langchain_costrouter.pricing",
-    "aggregator": "langchain_costrouter.catalog",
-    "cheapest_within_ceiling": "langchain_costrouter.selection",
-    "cost_of": "langchain_costrouter.pricing",
-    "in_listed_order": "langchain_costrouter.selection",
+    "UnpricedModelWarning": "langchain_costrouter.pricing.prices",
+    "aggregator": "langchain_costrouter.models.catalog",
+    "cheapest_within_ceiling": "langchain_costrouter.routing.plan",
+    "cost_of": "langchain_costrouter.pricing.prices",
+    "in_listed_order": "langchain_costrouter.routing.plan",
     "track_costs": "langchain_costrouter.costs",
     "with_budget": "langchain_costrouter.budget",
 }
@@ -109,9 +109,7 @@ if TYPE_CHECKING:
         SQLiteLedger,
         with_budget,
     )
-    from langchain_costrouter.catalog import Capabilities, Catalog, ModelSpec, aggregator
     from langchain_costrouter.costs import CostTrackingCallbackHandler, track_costs
-    from langchain_costrouter.events import BREAKER_EVENT
     from langchain_costrouter.exceptions import (
         AllModelsFailedError,
         BudgetExceededError,
@@ -128,8 +126,13 @@ if TYPE_CHECKING:
         StreamInterruptedError,
         UnknownModelError,
     )
-    from langchain_costrouter.levels import Level
-    from langchain_costrouter.pricing import Prices, TokenUsage, UnpricedModelWarning, cost_of
+    from langchain_costrouter.models.catalog import Capabilities, Catalog, ModelSpec, aggregator
+    from langchain_costrouter.pricing.prices import (
+        Prices,
+        TokenUsage,
+        UnpricedModelWarning,
+        cost_of,
+    )
     from langchain_costrouter.resilience import (
         BreakerConfig,
         Breakers,
@@ -138,8 +141,14 @@ if TYPE_CHECKING:
         SQLiteBreakerStore,
     )
     from langchain_costrouter.router import METADATA_KEY, ChatCostRouter
-    from langchain_costrouter.scoring import HeuristicScorer, Thresholds
-    from langchain_costrouter.selection import RoutePlan, cheapest_within_ceiling, in_listed_order
+    from langchain_costrouter.routing.events import BREAKER_EVENT
+    from langchain_costrouter.routing.levels import Level
+    from langchain_costrouter.routing.plan import (
+        RoutePlan,
+        cheapest_within_ceiling,
+        in_listed_order,
+    )
+    from langchain_costrouter.routing.scorers import HeuristicScorer, Thresholds
 
 
 def __getattr__(name: str) -> Any:

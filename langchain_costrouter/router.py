@@ -25,28 +25,36 @@ from langchain_core.utils import secret_from_env
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
-from langchain_costrouter.attempts import Billed, CallRun, collect_transition
 from langchain_costrouter.cascade import Check, as_check
-from langchain_costrouter.catalog import Catalog, explain_validation
-from langchain_costrouter.events import (
-    aemit_transitions,
-    emit_transitions,
-    event_dict,
-)
 from langchain_costrouter.exceptions import (
     ConfigError,
     ProviderResponseError,
     StreamInterruptedError,
 )
-from langchain_costrouter.levels import Level
-from langchain_costrouter.pricing import TokenUsage, cost_of, warn_unpriced
+from langchain_costrouter.models.catalog import Catalog, explain_validation
+from langchain_costrouter.models.pool import ModelPool
+from langchain_costrouter.models.streaming import (
+    StreamTally,
+    as_text,
+    async_chunks,
+    check_result,
+    sync_chunks,
+)
+from langchain_costrouter.models.structured import structured_output_runnable
+from langchain_costrouter.pricing.prices import TokenUsage, cost_of, warn_unpriced
+from langchain_costrouter.pricing.tokens import count_text
 from langchain_costrouter.resilience.breaker import Breakers, Health
 from langchain_costrouter.resilience.concurrency import ConcurrencyLimiter
 from langchain_costrouter.resilience.failures import Classify
 from langchain_costrouter.resilience.failures import classify as classify_failure
 from langchain_costrouter.resilience.retry import RetryPolicy
-from langchain_costrouter.scoring import HeuristicScorer, Scorer, Thresholds
-from langchain_costrouter.selection import (
+from langchain_costrouter.routing.events import (
+    aemit_transitions,
+    emit_transitions,
+    event_dict,
+)
+from langchain_costrouter.routing.levels import Level
+from langchain_costrouter.routing.plan import (
     Candidate,
     Needs,
     RoutePlan,
@@ -54,16 +62,8 @@ from langchain_costrouter.selection import (
     cheapest_within_ceiling,
     make_plan,
 )
-from langchain_costrouter.streaming import (
-    StreamTally,
-    as_text,
-    async_chunks,
-    check_result,
-    sync_chunks,
-)
-from langchain_costrouter.structured import structured_output_runnable
-from langchain_costrouter.tiers import ModelPool
-from langchain_costrouter.tokens import count_text
+from langchain_costrouter.routing.run import Billed, CallRun, collect_transition
+from langchain_costrouter.routing.scorers import Scorer, Thresholds, resolve_scorer, score_request
 
 METADATA_KEY = "costrouter"
 """Key of the router's entry in ``response_metadata``."""
@@ -120,8 +120,10 @@ class ChatCostRouter(BaseChatModel):
     """Ready chat models by name, instead of (or added to) a catalog."""
     levels: dict[str, list[str]] | None = None
     """Level -> ordered candidate names; overrides the catalog's."""
-    scorer: Scorer = Field(default_factory=HeuristicScorer)
-    thresholds: Thresholds | Sequence[float] = Field(default_factory=Thresholds)
+    scorer: Scorer | None = None
+    """``score(messages) -> float``; ``None``: the default scorer."""
+    thresholds: Thresholds | Sequence[float] | None = None
+    """Cut points on the score; ``None``: the scorer's own cuts."""
     selection: SelectionPolicy = cheapest_within_ceiling
     classify: Classify = classify_failure
     """``classify(exc) -> Verdict``: trip the breaker, cool down, fall back or fail fast."""
@@ -164,6 +166,7 @@ class ChatCostRouter(BaseChatModel):
     model's own env var."""
 
     _catalog: Catalog = PrivateAttr()
+    _scorer: Scorer = PrivateAttr()
     _thresholds: Thresholds = PrivateAttr()
     _pool: ModelPool = PrivateAttr()
     _catalog_params: dict[str, Any] = PrivateAttr(default_factory=dict)
@@ -196,8 +199,7 @@ class ChatCostRouter(BaseChatModel):
             # what serves each name: two routers over different endpoints never share a cache
             "models": {n: [s.provider, s.model, s.base_url] for n, s in cat.models.items()},
         }
-        th = self.thresholds
-        self._thresholds = th if isinstance(th, Thresholds) else Thresholds(tuple(th))
+        self._scorer, self._thresholds = resolve_scorer(self.scorer, self.thresholds)
         self._pool = ModelPool(self.api_key, self.timeout)
         providers = {name: spec.provider for name, spec in cat.models.items()}
         if self.breakers is None:
@@ -295,7 +297,12 @@ class ChatCostRouter(BaseChatModel):
         elif names is not None:
             level = self._level_of(names[0])
         else:
-            score = float(self.scorer(messages))
+            score = score_request(
+                self._scorer,
+                messages,
+                tools=kwargs.get("tools"),
+                response_format=kwargs.get("response_format"),
+            )
             level = self._thresholds.level(score)
         tools = kwargs.get("tools")
         return make_plan(

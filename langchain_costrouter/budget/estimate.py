@@ -2,7 +2,7 @@
 
 Before: for a ``ChatCostRouter`` (anything with ``plan(messages, **overrides)``) the router's own
 plan gives tokens and price of the model it would choose. For another chat model, the prompt
-is counted with :func:`~langchain_costrouter.tokens.count_messages`, the output is its
+is counted with :func:`~langchain_costrouter.pricing.tokens.count_messages`, the output is its
 ``max_tokens`` (or a default), and the price comes from genai-prices by model name.
 
 After: tokens from ``usage_metadata``; dollars from ``response_metadata["costrouter"]
@@ -21,8 +21,8 @@ from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable, RunnableBinding
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from langchain_costrouter.pricing import Prices, TokenUsage, cost_of, lookup_prices
-from langchain_costrouter.tokens import count_messages
+from langchain_costrouter.pricing.prices import Prices, TokenUsage, cost_of, lookup_prices
+from langchain_costrouter.pricing.tokens import count_messages
 
 ROUTER_OVERRIDES = {
     "costrouter_model": "model",

@@ -64,7 +64,7 @@ from langchain_costrouter.exceptions import (
     ConfigError,
     LedgerUnavailableError,
 )
-from langchain_costrouter.pricing import Prices
+from langchain_costrouter.pricing.prices import Prices
 
 OnExceeded = Literal["raise", "downgrade", "wait"]
 OnLedgerError = Literal["fail_closed", "fail_open"]

@@ -22,13 +22,13 @@ from langchain_core.runnables import Runnable
 from rich.console import Console
 from rich.markup import escape
 
-from langchain_costrouter.catalog import Catalog, ModelSpec
 from langchain_costrouter.cli import report as out
 from langchain_costrouter.cli.endpoints import Endpoint, add_endpoint_args, open_endpoint
 from langchain_costrouter.cli.runner import Outcome, Progressor, RunResult, run_chain, sigint_sets
 from langchain_costrouter.cli.summary import Group, by_model, cheapest_model, group, premium_model
 from langchain_costrouter.cli.tco import BENCH_INPUT_TOKENS, BENCH_OUTPUT_TOKENS, candidate_names
 from langchain_costrouter.exceptions import ConfigError
+from langchain_costrouter.models.catalog import Catalog, ModelSpec
 from langchain_costrouter.workload import load_workload, mixed_workload
 
 

@@ -7,10 +7,11 @@ from decimal import Decimal, InvalidOperation
 
 from langchain_core.messages import HumanMessage
 
-from langchain_costrouter.catalog import Catalog
 from langchain_costrouter.cli import report as out
 from langchain_costrouter.exceptions import ConfigError
-from langchain_costrouter.pricing import TokenUsage, cost_of
+from langchain_costrouter.models.catalog import Catalog
+from langchain_costrouter.pricing.prices import TokenUsage, cost_of
+from langchain_costrouter.pricing.tokens import count_messages
 from langchain_costrouter.quality.baselines import resolve_scorer, score_all
 from langchain_costrouter.quality.calibrate import (
     calibrate,
@@ -19,7 +20,6 @@ from langchain_costrouter.quality.calibrate import (
     share_for_quality,
 )
 from langchain_costrouter.quality.table import read_prompts, read_table
-from langchain_costrouter.tokens import count_messages
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     expr = _scorer_expr(args.scorer)
     if expr:
         snippet = snippet[:-1] + f", scorer={expr})"
-    con.print(f"Use them with: {snippet}  (Thresholds from langchain_costrouter.scoring"
+    con.print(f"Use them with: {snippet}  (Thresholds from langchain_costrouter.routing.scorers"
               + (", scorers from langchain_costrouter.quality" if expr else "") + ")")
     return 0
 

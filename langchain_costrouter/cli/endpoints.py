@@ -14,9 +14,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_costrouter.catalog import Catalog
 from langchain_costrouter.exceptions import ConfigError
-from langchain_costrouter.levels import LEVELS
+from langchain_costrouter.models.catalog import Catalog
+from langchain_costrouter.routing.levels import LEVELS
 
 
 @dataclass
@@ -54,7 +54,7 @@ def local_model_patch(catalog: Catalog, local: Mapping[str, Any] | None) -> Cata
     """``catalog`` with the running local model first at TRIVIAL (``--local-model``)."""
     if local is None:
         return catalog
-    from langchain_costrouter.local_model import with_local_model
+    from langchain_costrouter.models.local import with_local_model
 
     return with_local_model(catalog, dict(local))
 
@@ -65,7 +65,7 @@ def local_model_server(args: argparse.Namespace) -> Iterator[Mapping[str, Any] |
     if not getattr(args, "local_model", False):
         yield None
         return
-    from langchain_costrouter.local_model import LocalModelServer, local_model_spec
+    from langchain_costrouter.models.local import LocalModelServer, local_model_spec
 
     with LocalModelServer() as server:
         yield local_model_spec(server.base_url)

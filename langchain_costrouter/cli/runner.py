@@ -23,7 +23,7 @@ from langchain_core.runnables import Runnable
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from langchain_costrouter.pricing import TokenUsage
+from langchain_costrouter.pricing.prices import TokenUsage
 from langchain_costrouter.workload import WorkloadItem
 
 

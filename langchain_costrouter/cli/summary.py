@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from langchain_costrouter.catalog import Catalog
 from langchain_costrouter.cli.runner import Outcome, percentile
 from langchain_costrouter.cli.tco import candidate_names, cost_per_1k_requests
-from langchain_costrouter.pricing import cost_of
+from langchain_costrouter.models.catalog import Catalog
+from langchain_costrouter.pricing.prices import cost_of
 
 
 def premium_model(catalog: Catalog) -> str:

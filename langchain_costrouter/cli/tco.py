@@ -1,6 +1,6 @@
 """Monthly total cost of ownership of a workload, per model and per routing strategy.
 
-No network: prices come from the :class:`~langchain_costrouter.catalog.Catalog` (genai-prices
+No network: prices come from the :class:`~langchain_costrouter.models.catalog.Catalog` (genai-prices
 plus overrides). A monthly workload is priced from aggregates, but the price *tier* of a model
 (e.g. Claude's long-context tier above 200K input tokens per call) is chosen from the shape of
 one request, never from the monthly total.
@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
-from langchain_costrouter.catalog import Catalog, load_mapping
 from langchain_costrouter.exceptions import ConfigError
-from langchain_costrouter.levels import LEVELS, Level
-from langchain_costrouter.pricing import Prices, TokenUsage, cost_of
+from langchain_costrouter.models.catalog import Catalog, load_mapping
+from langchain_costrouter.pricing.prices import Prices, TokenUsage, cost_of
+from langchain_costrouter.routing.levels import LEVELS, Level
 
 DEFAULT_MIX: dict[Level, Decimal] = {
     Level.TRIVIAL: Decimal("0.4"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from langchain_costrouter.catalog import Catalog
 from langchain_costrouter.cli import report as out
 from langchain_costrouter.cli.tco import (
     BENCH_INPUT_TOKENS,
@@ -16,6 +15,7 @@ from langchain_costrouter.cli.tco import (
     parse_tokens,
     tco,
 )
+from langchain_costrouter.models.catalog import Catalog
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

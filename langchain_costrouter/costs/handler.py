@@ -41,15 +41,16 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage, get_buffer_string
 from langchain_core.outputs import LLMResult
 
-from langchain_costrouter.catalog import Catalog
 from langchain_costrouter.costs.observe import Observed, estimate
 from langchain_costrouter.costs.pricer import Pricer
-from langchain_costrouter.costs.record import CallRecord, RecordSink, scrub, scrub_text
+from langchain_costrouter.costs.record import CallRecord, RecordSink
 from langchain_costrouter.costs.stats import Totals
 from langchain_costrouter.costs.summary import UNKNOWN_MODEL, UNROUTED, CostSummary, build_summary
 from langchain_costrouter.exceptions import ConfigError
-from langchain_costrouter.pricing import TokenUsage, cost_of, warn_unpriced
-from langchain_costrouter.tokens import EncodingName
+from langchain_costrouter.models.catalog import Catalog
+from langchain_costrouter.pricing.prices import TokenUsage, cost_of, warn_unpriced
+from langchain_costrouter.pricing.tokens import EncodingName
+from langchain_costrouter.redact import scrub, scrub_text
 
 logger = logging.getLogger(__name__)
 

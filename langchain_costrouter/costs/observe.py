@@ -15,8 +15,8 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import LLMResult
 
-from langchain_costrouter.pricing import TokenUsage
-from langchain_costrouter.tokens import EncodingName, count_messages, count_text
+from langchain_costrouter.pricing.prices import TokenUsage
+from langchain_costrouter.pricing.tokens import EncodingName, count_messages, count_text
 
 
 @dataclass(slots=True)

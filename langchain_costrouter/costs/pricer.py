@@ -12,9 +12,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from langchain_costrouter.catalog import Catalog, ModelSpec
-from langchain_costrouter.pricing import Prices, lookup_prices
-from langchain_costrouter.tokens import EncodingName
+from langchain_costrouter.models.catalog import Catalog, ModelSpec
+from langchain_costrouter.pricing.prices import Prices, lookup_prices
+from langchain_costrouter.pricing.tokens import EncodingName
 
 # LangChain ``ls_provider`` / ``model_provider`` values -> genai-prices provider ids.
 _PROVIDER_IDS = {

@@ -1,62 +1,16 @@
-"""One priced LLM call (:class:`CallRecord`), the sink protocol, and secret scrubbing.
+"""One priced LLM call (:class:`CallRecord`) and the sink protocol.
 
 A record holds names and numbers only: no prompt unless the handler was built with
-``store_prompts=True``, and never an API key. :func:`scrub` removes key-like entries from any
-mapping that reaches a record (metadata), and key-like strings from any text (error messages).
+``store_prompts=True``, and never an API key: the handler passes metadata and error text
+through :mod:`langchain_costrouter.redact` first.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
-
-_SECRET_KEY = re.compile(
-    r"(^|[_\-.])(api[_\-]?key|apikey|secret|password|passwd|authorization|auth|headers?|"
-    r"credentials?|cookies?|access[_\-]?token|refresh[_\-]?token|session[_\-]?token|"
-    r"bearer|token|private[_\-]?key|signature)($|[_\-.])",
-    re.IGNORECASE,
-)
-_SECRET_VALUE = re.compile(
-    r"(?:\b(?:sk|pk|rk|xai|gsk|ghp|gho|hf|key)[-_][A-Za-z0-9_\-]{12,})"
-    r"|(?:AIza[0-9A-Za-z_\-]{20,})"
-    r"|(?:Bearer\s+[A-Za-z0-9._\-~+/=]{8,})",
-)
-REDACTED = "[redacted]"
-
-
-@lru_cache(maxsize=4096)
-def is_secret_key(key: str) -> bool:
-    """Whether a mapping key names a credential (``api_key``, ``openai_api_key``, headers ...)."""
-    return bool(_SECRET_KEY.search(key))
-
-
-def scrub_text(text: str) -> str:
-    """``text`` with key-like substrings (``sk-...``, ``Bearer ...``, ``AIza...``) redacted."""
-    return _SECRET_VALUE.sub(REDACTED, text)
-
-
-def scrub(value: Any, _depth: int = 0) -> Any:
-    """A JSON-safe copy of ``value`` without credential keys or key-like strings."""
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    if isinstance(value, str):
-        return scrub_text(value)
-    if _depth >= 4:
-        return REDACTED
-    if isinstance(value, (dict, Mapping)):
-        return {
-            str(k): scrub(v, _depth + 1)
-            for k, v in value.items()
-            if not is_secret_key(str(k))
-        }
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [scrub(v, _depth + 1) for v in value]
-    return scrub_text(str(value))[:200]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

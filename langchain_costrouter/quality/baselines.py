@@ -1,6 +1,6 @@
 """Scorers to compare a router against, and a name -> scorer registry.
 
-Every scorer is a plain :data:`~langchain_costrouter.scoring.Scorer` (``messages -> float``,
+Every scorer is a plain :data:`~langchain_costrouter.routing.scorers.Scorer` (``messages -> float``,
 higher = harder) that also accepts a bare prompt string.
 
 * ``random``: a seeded pseudo-random score per prompt text (the same text always gets the
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from langchain_core.messages import BaseMessage
 
 from langchain_costrouter.exceptions import ConfigError
-from langchain_costrouter.scoring import HeuristicScorer, Scorer, prompt_text
-from langchain_costrouter.tokens import count_text
+from langchain_costrouter.pricing.tokens import count_text
+from langchain_costrouter.routing.scorers import HeuristicScorer, Scorer, prompt_text
 
 Prompt = Sequence[BaseMessage] | str
 

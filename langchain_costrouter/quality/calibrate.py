@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from langchain_costrouter.exceptions import ConfigError
-from langchain_costrouter.levels import LEVELS, Level
 from langchain_costrouter.quality.metrics import curve
 from langchain_costrouter.quality.table import RoutingTable
-from langchain_costrouter.scoring import Thresholds
+from langchain_costrouter.routing.levels import LEVELS, Level
+from langchain_costrouter.routing.scorers import Thresholds
 
 
 def cut_for_share(scores: Sequence[float], share: float) -> float:

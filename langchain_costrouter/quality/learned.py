@@ -20,7 +20,7 @@ import numpy as np
 
 from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.quality.features import DENSE_NAMES, FeatureConfig, dense, hashed
-from langchain_costrouter.scoring import prompt_text
+from langchain_costrouter.routing.scorers import prompt_text
 
 FORMAT = "costrouter-learned-scorer/1"
 

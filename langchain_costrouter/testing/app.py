@@ -20,12 +20,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from langchain_costrouter.exceptions import ConfigError
+from langchain_costrouter.pricing.tokens import count_messages, count_text
 from langchain_costrouter.testing import faults as F
 from langchain_costrouter.testing.config import ServerConfig
 from langchain_costrouter.testing.replies import Reply, RequestError, make_reply
 from langchain_costrouter.testing.state import ServerState, Ticket
 from langchain_costrouter.testing.stream import completion_body, sse_events
-from langchain_costrouter.tokens import count_messages, count_text
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

@@ -11,7 +11,7 @@ from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.testing.faults import NO_FAULTS, FaultPlan
 
 if TYPE_CHECKING:
-    from langchain_costrouter.catalog import Catalog
+    from langchain_costrouter.models.catalog import Catalog
 
 SleepFn = Callable[[float], Awaitable[None]]
 
@@ -99,7 +99,7 @@ class ServerConfig:
         Latency medians and context windows come from the specs; ``faults`` is keyed by
         either name.
         """
-        from langchain_costrouter.catalog import Catalog
+        from langchain_costrouter.models.catalog import Catalog
 
         catalog = catalog or Catalog.default()
         faults = dict(faults or {})

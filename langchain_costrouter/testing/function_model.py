@@ -22,7 +22,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field
 
-from langchain_costrouter.tokens import count_messages, count_text
+from langchain_costrouter.pricing.tokens import count_messages, count_text
 
 ReplyFn = Callable[[list[BaseMessage], dict[str, Any]], "str | AIMessage"]
 

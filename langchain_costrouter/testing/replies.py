@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_costrouter.pricing.tokens import count_text, get_encoding
 from langchain_costrouter.testing.config import ModelBehaviour
 from langchain_costrouter.testing.jsonfill import STOPWORDS, PromptValues, fill
-from langchain_costrouter.tokens import count_text, get_encoding
 
 
 class RequestError(ValueError):

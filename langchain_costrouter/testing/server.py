@@ -212,7 +212,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from langchain_costrouter.catalog import Catalog
+    from langchain_costrouter.models.catalog import Catalog
 
     try:
         default = args.catalog == "default"

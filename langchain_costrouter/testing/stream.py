@@ -7,8 +7,8 @@ import json
 import time
 from typing import Any
 
+from langchain_costrouter.pricing.tokens import get_encoding
 from langchain_costrouter.testing.replies import Reply
-from langchain_costrouter.tokens import get_encoding
 
 
 def _completion_id(body: dict[str, Any], model: str, reply: Reply) -> str:

@@ -12,8 +12,8 @@ from importlib import resources
 from pathlib import Path
 
 from langchain_costrouter.exceptions import ConfigError, WorkloadFileError
-from langchain_costrouter.levels import Level
-from langchain_costrouter.tokens import EncodingName, count_text, get_encoding
+from langchain_costrouter.pricing.tokens import EncodingName, count_text, get_encoding
+from langchain_costrouter.routing.levels import Level
 
 CATEGORY_LEVEL: dict[str, Level] = {
     "classification": Level.TRIVIAL,

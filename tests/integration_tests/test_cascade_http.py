@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage
 
 from langchain_costrouter import Catalog, ChatCostRouter
 from langchain_costrouter.costs import track_costs
-from langchain_costrouter.pricing import TokenUsage, cost_of
+from langchain_costrouter.pricing.prices import TokenUsage, cost_of
 from langchain_costrouter.testing import LocalServer, ServerConfig
 
 PROMPT = "Say hello to the team"

@@ -11,9 +11,9 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_openai import ChatOpenAI
 
 from langchain_costrouter.costs import CostTrackingCallbackHandler, track_costs
-from langchain_costrouter.pricing import MTOK, lookup_prices
+from langchain_costrouter.pricing.prices import MTOK, lookup_prices
+from langchain_costrouter.pricing.tokens import count_messages, count_text
 from langchain_costrouter.testing.server import LocalServer, ServerConfig
-from langchain_costrouter.tokens import count_messages, count_text
 
 PROMPT = [SystemMessage("You are terse."), HumanMessage("Why is the sky blue?")]
 

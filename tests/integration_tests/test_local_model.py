@@ -28,19 +28,19 @@ pytestmark = [
     ),
 ]
 
-from langchain_costrouter.catalog import Catalog  # noqa: E402
 from langchain_costrouter.costs import CostTrackingCallbackHandler  # noqa: E402
 from langchain_costrouter.exceptions import LocalModelServerError  # noqa: E402
-from langchain_costrouter.local_model import (  # noqa: E402
+from langchain_costrouter.models.catalog import Catalog  # noqa: E402
+from langchain_costrouter.models.local import (  # noqa: E402
     LOCAL_MODEL_NAME,
     LocalModelServer,
     local_model_spec,
     with_local_model,
 )
+from langchain_costrouter.pricing.tokens import count_messages, count_text  # noqa: E402
 from langchain_costrouter.router import ChatCostRouter  # noqa: E402
 from langchain_costrouter.testing.config import ServerConfig  # noqa: E402
 from langchain_costrouter.testing.server import LocalServer  # noqa: E402
-from langchain_costrouter.tokens import count_messages, count_text  # noqa: E402
 
 HUMAN = HumanMessage("What is the capital of France? Answer in one word.")
 PROMPT = [HUMAN]

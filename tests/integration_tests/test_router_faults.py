@@ -23,7 +23,7 @@ import pytest
 
 from langchain_costrouter import Catalog, ChatCostRouter
 from langchain_costrouter.exceptions import StreamInterruptedError
-from langchain_costrouter.pricing import Prices
+from langchain_costrouter.pricing.prices import Prices
 from langchain_costrouter.resilience import (
     BreakerConfig,
     Breakers,
@@ -384,7 +384,7 @@ _OTHER_PROCESS = textwrap.dedent(
     import asyncio, json, sys
     from decimal import Decimal
     from langchain_costrouter import Catalog, ChatCostRouter
-    from langchain_costrouter.pricing import Prices
+    from langchain_costrouter.pricing.prices import Prices
     from langchain_costrouter.resilience import BreakerConfig, Breakers, SQLiteBreakerStore
 
     base_url, path = sys.argv[1], sys.argv[2]

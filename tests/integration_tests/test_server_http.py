@@ -19,10 +19,10 @@ from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, Field
 
 from langchain_costrouter.exceptions import PortInUseError
+from langchain_costrouter.pricing.tokens import count_text
 from langchain_costrouter.testing.config import ModelBehaviour
 from langchain_costrouter.testing.faults import FaultPlan
 from langchain_costrouter.testing.server import LocalServer, ServerConfig
-from langchain_costrouter.tokens import count_text
 
 # Our conftest may load the plugin too; registering it twice is harmless.
 pytest_plugins = ["langchain_costrouter.testing.pytest_plugin"]

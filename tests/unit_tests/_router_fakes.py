@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from langchain_costrouter import Catalog
-from langchain_costrouter.pricing import Prices
+from langchain_costrouter.pricing.prices import Prices
 from langchain_costrouter.testing.function_model import FunctionChatModel, echo
 
 LEVELS = ("trivial", "standard", "complex", "expert")

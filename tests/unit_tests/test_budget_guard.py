@@ -30,8 +30,8 @@ from langchain_costrouter.exceptions import (
     ConfigError,
     LedgerUnavailableError,
 )
+from langchain_costrouter.pricing.tokens import count_messages
 from langchain_costrouter.testing import FunctionChatModel
-from langchain_costrouter.tokens import count_messages
 
 T0 = datetime(2026, 3, 10, 12, 30, tzinfo=timezone.utc).timestamp()  # 12:30 UTC
 
@@ -213,7 +213,7 @@ def test_usd_reconciles_from_the_router_cost_usd() -> None:
 
 
 def test_plain_model_usd_is_priced_from_genai_prices() -> None:
-    from langchain_costrouter.pricing import TokenUsage, cost_of, lookup_prices
+    from langchain_costrouter.pricing.prices import TokenUsage, cost_of, lookup_prices
 
     g = guard(Budget.usd("1", per="day"))
     out = g.wrap(mini()).invoke("hello")
@@ -497,8 +497,8 @@ def test_estimate_counts_tools_bound_to_a_router_and_skips_toolless_downgrades()
 
     from langchain_costrouter import Catalog, ChatCostRouter
     from langchain_costrouter.budget import Budget, BudgetGuard
-    from langchain_costrouter.catalog import Capabilities
-    from langchain_costrouter.pricing import Prices
+    from langchain_costrouter.models.catalog import Capabilities
+    from langchain_costrouter.pricing.prices import Prices
     from langchain_costrouter.testing.function_model import FunctionChatModel
 
     def add(a: int, b: int) -> int:
@@ -532,7 +532,7 @@ def test_settling_never_reprices_a_router_call_the_router_could_not_price() -> N
     from langchain_core.messages import AIMessage
 
     from langchain_costrouter.budget.estimate import Estimate, actual_usage
-    from langchain_costrouter.pricing import Prices
+    from langchain_costrouter.pricing.prices import Prices
 
     planned = Estimate(model="cheap", input_tokens=10, output_tokens=10, cost=D("0.001"),
                        prices=Prices(input=D(1), output=D(1)))

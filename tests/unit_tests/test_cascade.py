@@ -21,10 +21,10 @@ from langchain_costrouter.cascade import (
     structured_check,
 )
 from langchain_costrouter.costs import track_costs
-from langchain_costrouter.pricing import Prices, TokenUsage, cost_of
+from langchain_costrouter.pricing.prices import Prices, TokenUsage, cost_of
+from langchain_costrouter.pricing.tokens import count_messages, count_text
 from langchain_costrouter.resilience import BreakerConfig, Breakers
 from langchain_costrouter.testing.function_model import FunctionChatModel
-from langchain_costrouter.tokens import count_messages, count_text
 
 CHEAP = Prices(input=Decimal("0.10"), output=Decimal("0.40"))
 MID = Prices(input=Decimal("1"), output=Decimal("4"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from langchain_costrouter import Catalog, ConfigError, Level, UnknownModelError, aggregator
-from langchain_costrouter.pricing import lookup_prices
+from langchain_costrouter.pricing.prices import lookup_prices
 from langchain_costrouter.testing.function_model import FunctionChatModel
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from langchain_costrouter.exceptions import WorkloadFileError
-from langchain_costrouter.levels import Level
-from langchain_costrouter.tokens import count_text
+from langchain_costrouter.pricing.tokens import count_text
+from langchain_costrouter.routing.levels import Level
 from langchain_costrouter.workload import CATEGORY_LEVEL, load_workload, mixed_workload
 
 

@@ -23,7 +23,7 @@ from langchain_costrouter.costs import (
     to_dataframe,
     to_json,
 )
-from langchain_costrouter.costs.record import scrub
+from langchain_costrouter.redact import scrub
 
 SECRET = "sk-proj-SECRETSECRETSECRET1234"
 

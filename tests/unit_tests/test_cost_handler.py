@@ -16,12 +16,12 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableParallel
 
 from langchain_costrouter.costs import CostTrackingCallbackHandler
-from langchain_costrouter.pricing import (
+from langchain_costrouter.pricing.prices import (
     MTOK,
     UnpricedModelWarning,
     lookup_prices,
 )
-from langchain_costrouter.tokens import count_messages, get_encoding
+from langchain_costrouter.pricing.tokens import count_messages, get_encoding
 
 USAGE = usage(120, 9)
 

@@ -23,7 +23,7 @@ from langchain_costrouter.costs import (
     track_costs,
 )
 from langchain_costrouter.costs.summary import UNROUTED
-from langchain_costrouter.pricing import MTOK, lookup_prices
+from langchain_costrouter.pricing.prices import MTOK, lookup_prices
 
 
 def rec(**kw: Any) -> CallRecord:

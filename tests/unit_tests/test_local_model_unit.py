@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from langchain_costrouter import local_model
-from langchain_costrouter.catalog import Catalog
+from langchain_costrouter.models import local as local_model
 from langchain_costrouter.exceptions import ConfigError, LocalModelUnavailableError
+from langchain_costrouter.models.catalog import Catalog
 
 
 def _without(monkeypatch: pytest.MonkeyPatch, missing: str) -> None:

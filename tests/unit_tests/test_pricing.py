@@ -8,7 +8,7 @@ import pytest
 from genai_prices import Usage, calc_price
 
 from langchain_costrouter import Catalog, TokenUsage, cost_of
-from langchain_costrouter.pricing import Prices, UnpricedModelWarning, warn_unpriced
+from langchain_costrouter.pricing.prices import Prices, UnpricedModelWarning, warn_unpriced
 
 SHAPES = [
     TokenUsage(input_tokens=1_000, output_tokens=200),

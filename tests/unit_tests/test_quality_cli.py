@@ -18,7 +18,7 @@ from langchain_costrouter.quality.calibrate import (
     share_for_quality,
 )
 from langchain_costrouter.quality.table import RoutingTable, read_prompts, read_table
-from langchain_costrouter.scoring import HeuristicScorer, Thresholds
+from langchain_costrouter.routing.scorers import HeuristicScorer, Thresholds
 
 CSV = (
     "prompt,s,w,cs,cw\n"

@@ -22,7 +22,7 @@ from langchain_costrouter.quality.features import FeatureConfig, hashed
 from langchain_costrouter.quality.learned import FitSettings, LearnedScorer, fit
 from langchain_costrouter.quality.table import read_table
 from langchain_costrouter.quality.train import sha256_of, train_scorer
-from langchain_costrouter.scoring import HeuristicScorer
+from langchain_costrouter.routing.scorers import HeuristicScorer
 
 TOPICS = ["invoice", "weather", "recipe", "poem", "email", "summary", "garden", "travel",
           "meeting", "budget", "letter", "story"]

@@ -15,9 +15,9 @@ from langchain_costrouter import Catalog, ChatCostRouter
 from langchain_costrouter.cascade import empty_answer
 from langchain_costrouter.cli.main import main
 from langchain_costrouter.costs import track_costs
-from langchain_costrouter.pricing import Prices, TokenUsage, cost_of
+from langchain_costrouter.pricing.prices import Prices, TokenUsage, cost_of
+from langchain_costrouter.pricing.tokens import count_messages, count_text
 from langchain_costrouter.testing.function_model import FunctionChatModel
-from langchain_costrouter.tokens import count_messages, count_text
 
 LEVELS = ("trivial", "standard", "complex", "expert")
 PRICED = Prices(input=Decimal("0.10"), output=Decimal("0.40"))

@@ -11,7 +11,7 @@ from _router_fakes import Boom, Clock, cheap_and_backup
 from langchain_core.messages import BaseMessage
 
 from langchain_costrouter import Catalog, ChatCostRouter, QueueFullError
-from langchain_costrouter.pricing import Prices
+from langchain_costrouter.pricing.prices import Prices
 from langchain_costrouter.resilience import BreakerConfig, Breakers, ConcurrencyLimiter
 from langchain_costrouter.testing.function_model import FunctionChatModel, echo
 
@@ -102,7 +102,7 @@ def test_sync_stream_stopped_early_releases_the_probe_at_once(stop_after: int) -
     assert served_by(router.invoke("y")) == [("cheap", "ok")]
 
 
-@pytest.mark.filterwarnings("ignore::langchain_costrouter.pricing.UnpricedModelWarning")
+@pytest.mark.filterwarnings("ignore::langchain_costrouter.pricing.prices.UnpricedModelWarning")
 def test_a_router_serving_as_another_routers_model_plans_for_itself() -> None:
     inner = ChatCostRouter(models={"leaf": FunctionChatModel(model_name="leaf-1", fn=echo)})
     outer = ChatCostRouter(models={"sub": inner})
@@ -217,8 +217,8 @@ def test_a_model_whose_max_output_is_below_max_tokens_is_skipped() -> None:
 
 
 def test_estimated_stream_usage_counts_the_streamed_text() -> None:
-    from langchain_costrouter.pricing import TokenUsage, cost_of
-    from langchain_costrouter.tokens import count_text
+    from langchain_costrouter.pricing.prices import TokenUsage, cost_of
+    from langchain_costrouter.pricing.tokens import count_text
 
     quiet = FunctionChatModel(model_name="q-1", fn=echo, stream_usage=False)
     prices = Prices(input=Decimal("0.1"), output=Decimal("0.4"))

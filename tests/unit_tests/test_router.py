@@ -27,7 +27,7 @@ from langchain_costrouter import (
     StreamInterruptedError,
     UnknownModelError,
 )
-from langchain_costrouter.pricing import Prices, TokenUsage, cost_of
+from langchain_costrouter.pricing.prices import Prices, TokenUsage, cost_of
 from langchain_costrouter.testing.function_model import FunctionChatModel, echo
 
 CHEAP = Prices(input=Decimal("0.10"), output=Decimal("0.40"))
@@ -116,7 +116,7 @@ def test_ceiling_between_prices_keeps_only_models_within_it() -> None:
 def test_estimated_cost_uses_real_token_counts_and_max_tokens() -> None:
     router = make_router(default_output_tokens=100)
     plan = router.plan([HumanMessage("What is the capital of France?")], level="trivial")
-    from langchain_costrouter.tokens import count_messages
+    from langchain_costrouter.pricing.tokens import count_messages
 
     n = count_messages([HumanMessage("What is the capital of France?")])
     assert plan.input_tokens == n
@@ -419,7 +419,7 @@ def tool_reply(messages: list[BaseMessage], info: dict[str, Any]) -> AIMessage:
 
 
 def test_bound_tools_reach_the_chosen_model_and_toolless_models_are_skipped() -> None:
-    from langchain_costrouter.catalog import Capabilities
+    from langchain_costrouter.models.catalog import Capabilities
 
     models = [
         spec("cheap", CHEAP, capabilities=Capabilities(tools=False)),
@@ -450,7 +450,7 @@ def test_structured_output_through_the_router() -> None:
 
 
 def test_json_schema_method_needs_native_structured_output() -> None:
-    from langchain_costrouter.catalog import Capabilities
+    from langchain_costrouter.models.catalog import Capabilities
 
     class Sum(BaseModel):
         a: int

@@ -11,13 +11,13 @@ import httpx
 import pytest
 from langchain_core.messages import convert_to_messages
 
-from langchain_costrouter.catalog import Catalog
 from langchain_costrouter.exceptions import ConfigError
+from langchain_costrouter.models.catalog import Catalog
+from langchain_costrouter.pricing.tokens import count_messages, count_text
 from langchain_costrouter.testing.app import server_app
 from langchain_costrouter.testing.config import ModelBehaviour, ServerConfig
 from langchain_costrouter.testing.faults import FaultPlan
 from langchain_costrouter.testing.inprocess import ASGITransport
-from langchain_costrouter.tokens import count_messages, count_text
 
 URL = "/v1/chat/completions"
 

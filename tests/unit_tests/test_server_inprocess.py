@@ -8,10 +8,10 @@ import openai
 import pytest
 from langchain_openai import ChatOpenAI
 
+from langchain_costrouter.pricing.tokens import count_text
 from langchain_costrouter.testing.app import ServerApp, server_app
 from langchain_costrouter.testing.faults import FaultPlan
 from langchain_costrouter.testing.inprocess import BASE_URL, asgi_clients
-from langchain_costrouter.tokens import count_text
 
 
 @pytest.fixture

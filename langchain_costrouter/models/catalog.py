@@ -1,11 +1,11 @@
 """The model catalog: what each model costs, what it can do, and where it is served.
 
 A :class:`Catalog` holds :class:`ModelSpec` entries by name and the ordered candidates of each
-:class:`~langchain_costrouter.levels.Level`. It validates itself at construction: a negative
+:class:`~langchain_costrouter.routing.levels.Level`. It validates itself at construction: a negative
 price, a zero context window, a level naming an unknown model or two entries with one name fail
 with a message that names the field and the value.
 
-Default prices come from genai-prices (:func:`~langchain_costrouter.pricing.lookup_prices`);
+Default prices come from genai-prices (:func:`~langchain_costrouter.pricing.prices.lookup_prices`);
 nothing here types a price by hand. Overrides come from a dict, or a YAML or JSON file.
 """
 
@@ -29,9 +29,9 @@ from pydantic import (
 )
 
 from langchain_costrouter.exceptions import ConfigError, UnknownModelError
-from langchain_costrouter.levels import LEVELS, Level
-from langchain_costrouter.pricing import Prices, lookup_prices
-from langchain_costrouter.tokens import EncodingName
+from langchain_costrouter.pricing.prices import Prices, lookup_prices
+from langchain_costrouter.pricing.tokens import EncodingName
+from langchain_costrouter.routing.levels import LEVELS, Level
 
 
 class Capabilities(BaseModel):

@@ -13,8 +13,8 @@ from langchain_core.callbacks.manager import (
     handle_event,
 )
 
-from langchain_costrouter.attempts import CallRun
 from langchain_costrouter.resilience.breaker import TransitionEvent
+from langchain_costrouter.routing.run import CallRun
 
 BREAKER_EVENT = "costrouter_breaker"
 """Name of the LangChain custom event sent for each breaker transition a call causes."""

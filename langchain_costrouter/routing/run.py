@@ -44,7 +44,7 @@ from langchain_costrouter.resilience.breaker import Breakers, Permit, Transition
 from langchain_costrouter.resilience.concurrency import ConcurrencyLimiter
 from langchain_costrouter.resilience.failures import Action, Classify, Verdict, status_of
 from langchain_costrouter.resilience.retry import RetryPolicy, RetryState
-from langchain_costrouter.selection import Candidate, RoutePlan
+from langchain_costrouter.routing.plan import Candidate, RoutePlan
 
 TRANSITIONS: ContextVar[list[TransitionEvent] | None] = ContextVar(
     "costrouter_transitions", default=None

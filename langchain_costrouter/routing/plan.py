@@ -16,15 +16,15 @@ from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
 
-from langchain_costrouter.catalog import Catalog, ModelSpec
 from langchain_costrouter.exceptions import (
     ContextWindowExceededError,
     MissingAPIKeyError,
     NoCapableModelError,
 )
-from langchain_costrouter.levels import LEVELS, Level
-from langchain_costrouter.pricing import TokenUsage, cost_of
-from langchain_costrouter.tokens import count_messages
+from langchain_costrouter.models.catalog import Catalog, ModelSpec
+from langchain_costrouter.pricing.prices import TokenUsage, cost_of
+from langchain_costrouter.pricing.tokens import count_messages
+from langchain_costrouter.routing.levels import LEVELS, Level
 
 
 @dataclass(frozen=True, slots=True)

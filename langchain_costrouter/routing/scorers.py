@@ -17,7 +17,7 @@ from functools import lru_cache
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from langchain_costrouter.exceptions import ConfigError
-from langchain_costrouter.levels import LEVELS, Level
+from langchain_costrouter.routing.levels import LEVELS, Level
 
 Scorer = Callable[[Sequence[BaseMessage]], float]
 """``score(messages) -> float``; higher = harder. Plain functions qualify."""
@@ -162,3 +162,48 @@ class Thresholds:
             if score < cut:
                 return level
         return levels[-1]
+
+
+def score_request(
+    scorer: Scorer,
+    messages: Sequence[BaseMessage],
+    *,
+    tools: Sequence[dict[str, object]] | None = None,
+    response_format: object | None = None,
+) -> float:
+    """The score of one request: what the router calls on every unpinned call.
+
+    ``tools`` are the bound tools (OpenAI format) and ``response_format`` the structured-output
+    request, if any. A score that is not a finite number is a :class:`ConfigError` naming the
+    scorer, never a silent route to one level.
+    """
+    value = scorer(messages)
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"scorer {_name(scorer)} returned {value!r}, not a number"
+        ) from None
+    if not math.isfinite(score):
+        raise ConfigError(f"scorer {_name(scorer)} returned {score}, not a finite number")
+    return score
+
+
+def resolve_scorer(
+    scorer: Scorer | None, thresholds: Thresholds | Sequence[float] | None
+) -> tuple[Scorer, Thresholds]:
+    """The router's scorer and the cuts it uses: the user's cuts when given, else the
+    scorer's own (``scorer.thresholds``), else the default cuts."""
+    chosen = scorer if scorer is not None else HeuristicScorer()
+    if thresholds is None:
+        own = getattr(chosen, "thresholds", None)
+        cuts = own if isinstance(own, Thresholds) else Thresholds()
+    elif isinstance(thresholds, Thresholds):
+        cuts = thresholds
+    else:
+        cuts = Thresholds(tuple(float(c) for c in thresholds))
+    return chosen, cuts
+
+
+def _name(scorer: object) -> str:
+    return getattr(scorer, "__name__", None) or type(scorer).__name__

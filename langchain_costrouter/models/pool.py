@@ -1,6 +1,7 @@
 """Building the chat model that serves a catalog entry.
 
-A :class:`~langchain_costrouter.catalog.ModelSpec` with a ``base_url`` becomes a ``ChatOpenAI``
+A :class:`~langchain_costrouter.models.catalog.ModelSpec` with a ``base_url`` becomes a
+``ChatOpenAI``
 (every 2026 provider we default to speaks the OpenAI protocol) with usage streamed and SDK
 retries off, so retries never multiply: the router owns retries and fallback. ChatOpenAI keeps
 one HTTP connection pool per base URL and timeout (``langchain_openai`` caches its default
@@ -14,8 +15,8 @@ import threading
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
-from langchain_costrouter.catalog import ModelSpec
 from langchain_costrouter.exceptions import MissingAPIKeyError
+from langchain_costrouter.models.catalog import ModelSpec
 
 NO_KEY = "not-needed"
 """Sent to endpoints that need no key (a local server): the OpenAI client insists on one."""

@@ -1,0 +1,1 @@
+"""Prices (genai-prices, Decimal) and token counting (tiktoken, offline)."""
