@@ -18,11 +18,12 @@ from langchain_core.messages import BaseMessage
 
 from langchain_costrouter.exceptions import (
     ContextWindowExceededError,
+    CostCeilingError,
     MissingAPIKeyError,
     NoCapableModelError,
 )
 from langchain_costrouter.models.catalog import Catalog, ModelSpec
-from langchain_costrouter.pricing.prices import TokenUsage, cost_of
+from langchain_costrouter.pricing.resolver import estimate_cost
 from langchain_costrouter.pricing.tokens import count_messages
 from langchain_costrouter.routing.levels import LEVELS, Level
 
@@ -52,9 +53,16 @@ class Needs:
 SelectionPolicy = Callable[[Sequence[Candidate], "Decimal | None"], list[Candidate]]
 
 
-def _cost_key(c: Candidate) -> Decimal:
-    # An unpriced model sorts last: we cannot claim it is cheap.
-    return c.estimated_cost if c.estimated_cost is not None else Decimal("Infinity")
+_INF = Decimal("Infinity")
+CeilingMode = Literal["hard", "soft"]
+
+
+def cost_key(c: Candidate) -> Decimal:
+    """Sort key by estimated cost; an unpriced model sorts last (we cannot claim it is cheap)."""
+    return c.estimated_cost if c.estimated_cost is not None else _INF
+
+
+_cost_key = cost_key
 
 
 def cheapest_within_ceiling(
@@ -91,6 +99,15 @@ class RoutePlan:
     skipped: dict[str, str] = field(default_factory=dict)
     """Models left out, with the reason."""
     ceiling: Decimal | None = None
+    scored_level: Level | None = None
+    """The scorer's level (``None`` if the scorer was not asked)."""
+    reason: str | None = None
+    """Why the first candidate is not of the planned level: ``ceiling`` or
+    ``missing_capability`` (see :data:`~langchain_costrouter.routing.metadata.REASONS`)."""
+    pinned: bool = False
+    """A model or level was pinned by the caller."""
+    route_reason: str | None = None
+    """A reason given by the caller (``budget_downgrade`` from the budget guard)."""
 
     @property
     def first(self) -> Candidate:
@@ -132,6 +149,10 @@ def make_plan(
     tools: Sequence[dict[str, Any]] | None = None,
     has_key: Callable[[ModelSpec], bool] = lambda spec: True,
     escalate: bool | Literal["up", "down"] = True,
+    ceiling_mode: CeilingMode = "hard",
+    scored_level: Level | None = None,
+    pinned: bool = False,
+    route_reason: str | None = None,
 ) -> RoutePlan:
     """Price and filter the candidates of ``level`` (or the pinned ``names``) and order them.
 
@@ -139,6 +160,10 @@ def make_plan(
     ordered by the same policy, so an outage of every model of a level still gets an answer:
     ``"up"`` (or ``True``) tries the higher levels first, then the lower ones; ``"down"`` the
     lower first (cheaper, for cost-bound workloads); ``False`` keeps only the level's own.
+
+    A ``"hard"`` ceiling drops every candidate whose estimate is over it (or unknown) and raises
+    :class:`CostCeilingError` naming the cheapest estimate when none is left; a ``"soft"`` one
+    serves the cheapest model overall when nothing fits (the metadata says ``over_ceiling``).
     """
     if names is not None:
         groups = [(level, list(names))]
@@ -183,15 +208,27 @@ def make_plan(
             if reason is not None:
                 skipped[name] = reason
                 continue
-            usage = TokenUsage(input_tokens=prompt_tokens, output_tokens=out_tokens)
-            usable.append(
-                Candidate(name, spec, lv, prompt_tokens, out_tokens, cost_of(spec.prices, usage))
-            )
+            cost = estimate_cost(spec.prices, prompt_tokens, out_tokens)
+            usable.append(Candidate(name, spec, lv, prompt_tokens, out_tokens, cost))
         every.extend(usable)
         ordered.extend(policy(usable, ceiling))
-    if ceiling is not None and ordered and not _within(ordered[0], ceiling):
-        # Nothing of the level fits the ceiling: the cheapest model overall serves the call.
-        ordered = sorted(every, key=_cost_key)
+    reason = None
+    if ceiling is not None and ordered:
+        if ceiling_mode == "hard":
+            fits = [c for c in ordered if _within(c, ceiling)]
+            if not fits:
+                cheapest = min(every, key=_cost_key)
+                raise CostCeilingError(ceiling=ceiling, cheapest=cheapest.estimated_cost,
+                                       model=cheapest.name, level=level.value)
+            if fits[0] is not ordered[0]:
+                reason = "ceiling"
+            ordered = fits
+        elif not _within(ordered[0], ceiling):
+            # Nothing of the level fits the soft ceiling: the cheapest model overall serves.
+            ordered = sorted(every, key=_cost_key)
+            reason = "ceiling"
+    if reason is None and ordered and names is None and ordered[0].level is not level:
+        reason = "missing_capability"  # the level's own models cannot take this call
     if not ordered:
         if windows and len(windows) == len(skipped):
             raise ContextWindowExceededError(prompt_tokens, out_tokens, windows)
@@ -200,7 +237,8 @@ def make_plan(
             env = sorted({catalog[n].api_key_env or "" for n in skipped})
             raise MissingAPIKeyError(list(skipped), env)
         raise NoCapableModelError(level.value, skipped)
-    return RoutePlan(level, score, tuple(ordered), skipped, ceiling)
+    return RoutePlan(level, score, tuple(ordered), skipped, ceiling, scored_level, reason,
+                     pinned, route_reason)
 
 
 _warned_keys: set[str] = set()

@@ -27,6 +27,7 @@ from langchain_costrouter import (
     StreamInterruptedError,
     UnknownModelError,
 )
+from langchain_costrouter.exceptions import CostCeilingError
 from langchain_costrouter.pricing.prices import Prices, TokenUsage, cost_of
 from langchain_costrouter.testing.function_model import FunctionChatModel, echo
 
@@ -92,14 +93,28 @@ def test_cheapest_capable_model_serves_the_call() -> None:
     assert fm(router, "dear").calls == [] and fm(router, "mid").calls == []
 
 
-def test_ceiling_excludes_models_over_it_and_falls_to_cheapest_when_none_fits() -> None:
+def test_a_hard_ceiling_no_model_fits_raises_naming_the_cheapest_estimate() -> None:
     router = make_router()
     plan = router.plan("hello", model=None, level="expert")
     assert [c.name for c in plan.candidates][:3] == ["cheap", "mid", "dear"]
     tiny = Decimal("0.0000001")
+    with pytest.raises(CostCeilingError) as ei:
+        router.invoke("hello", level="expert", max_cost=tiny)
+    assert ei.value.ceiling == tiny and ei.value.model == "cheap"
+    assert ei.value.cheapest == plan.estimated_cost and "$1E-7" in str(ei.value)
+    assert fm(router, "cheap").calls == []  # refused before any call
+
+
+def test_a_soft_ceiling_serves_the_cheapest_and_says_over_ceiling() -> None:
+    router = make_router(ceiling="soft")
+    tiny = Decimal("0.0000001")
     plan = router.plan("hello", level="expert", max_cost=tiny)
     assert plan.tier == "cheap"  # nothing fits: the cheapest overall
     assert plan.estimated_cost is not None and plan.estimated_cost > tiny
+    meta = router.invoke("hello", level="expert", max_cost=tiny).response_metadata["costrouter"]
+    assert meta["over_ceiling"] is True and meta["tier"] == "cheap"
+    fits = make_router().invoke("hello", max_cost="0.01").response_metadata["costrouter"]
+    assert "over_ceiling" not in fits
 
 
 def test_ceiling_between_prices_keeps_only_models_within_it() -> None:
@@ -221,7 +236,7 @@ def test_ceiling_by_configurable() -> None:
         ),
     )
     assert served_by(router.invoke("hi")) == "dear"
-    msg = router.invoke("hi", config={"configurable": {"costrouter_max_cost": "0.0001"}})
+    msg = router.invoke("hi", config={"configurable": {"costrouter_max_cost": "0.001"}})
     assert served_by(msg) == "cheap"
 
 
