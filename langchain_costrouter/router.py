@@ -10,25 +10,23 @@ walks them, and the four entry points below only say how to call a model.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from contextlib import aclosing
-from contextvars import ContextVar
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.chat_models import LangSmithParams
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable
 from langchain_core.utils import secret_from_env
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from langchain_costrouter.cascade import Check
-from langchain_costrouter.exceptions import ConfigError, CostRouterError
+from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.models.catalog import Catalog, explain_validation
 from langchain_costrouter.models.pool import ModelPool
 from langchain_costrouter.models.streaming import async_chunks, sync_chunks
@@ -38,11 +36,11 @@ from langchain_costrouter.resilience.concurrency import ConcurrencyLimiter
 from langchain_costrouter.resilience.failures import Classify
 from langchain_costrouter.resilience.failures import classify as classify_failure
 from langchain_costrouter.resilience.retry import RetryPolicy
-from langchain_costrouter.routing.engine import Engine, settle
+from langchain_costrouter.routing.config import build_catalog, parse_ceiling, refuse_unknown, settle
+from langchain_costrouter.routing.engine import Engine
 from langchain_costrouter.routing.events import aemit_transitions, emit_transitions
-from langchain_costrouter.routing.levels import Level, spread_by_price
+from langchain_costrouter.routing.levels import Level
 from langchain_costrouter.routing.metadata import METADATA_KEY, REASONS
-from langchain_costrouter.routing.overrides import merged
 from langchain_costrouter.routing.plan import (
     Needs,
     RoutePlan,
@@ -50,32 +48,12 @@ from langchain_costrouter.routing.plan import (
     cheapest_within_ceiling,
     make_plan,
 )
-from langchain_costrouter.routing.run import CallRun
+from langchain_costrouter.routing.preplan import PlanFirst
 from langchain_costrouter.routing.scorers import Scorer, Thresholds, resolve_scorer, score_request
 
 __all__ = ["METADATA_KEY", "ChatCostRouter"]
 
-# The plan made in invoke()/stream() before the run starts, handed to _generate()/_stream() so the
-# work is not done twice (or the planning error, raised inside the run so tracing sees it).
-# Keyed by the router and the identity of the messages' contents (a router serving as another
-# router's model must not take the outer router's plan).
-_PLANNED: ContextVar[tuple[tuple[int, ...], RoutePlan | Exception] | None] = ContextVar(
-    "costrouter_planned", default=None
-)
-
-# Async streams opened by _astream() during an astream() call. langchain-core iterates _astream()
-# without closing it, so a caller that stops early would leave the model's breaker permit (a
-# half-open probe slot) taken until garbage collection; astream() closes them itself.
-_ASTREAMS: ContextVar[list[AsyncGenerator[ChatGenerationChunk, None]] | None] = ContextVar(
-    "costrouter_astreams", default=None
-)
-
-
-def _fingerprint(router: ChatCostRouter, messages: Sequence[BaseMessage]) -> tuple[int, ...]:
-    return (id(router), *(id(m.content) for m in messages))
-
-
-class ChatCostRouter(BaseChatModel):
+class ChatCostRouter(PlanFirst, BaseChatModel):
     """Routes each call to the cheapest model that can do the job within the cost ceiling.
 
     Build it from a :class:`Catalog` (ChatOpenAI models per base URL) or from ready chat models::
@@ -156,7 +134,7 @@ class ChatCostRouter(BaseChatModel):
     _breakers: Breakers | None = PrivateAttr(default=None)
 
     def __init__(self, **kwargs: Any) -> None:
-        _refuse_unknown(type(self), kwargs)
+        refuse_unknown(type(self), kwargs)
         try:
             super().__init__(**kwargs)
         except ValidationError as e:  # a typed error naming the field and value
@@ -164,8 +142,8 @@ class ChatCostRouter(BaseChatModel):
 
     def model_post_init(self, context: Any, /) -> None:
         if self.max_cost is not None:
-            _ceiling(self.max_cost)
-        self._catalog = cat = self._build_catalog()
+            parse_ceiling(self.max_cost)
+        self._catalog = cat = build_catalog(self.catalog, self.models, self.levels)
         self._catalog_params = {
             "levels": {lv.value: list(n) for lv, n in cat.levels.items()},
             # what serves each name: two routers over different endpoints never share a cache
@@ -185,31 +163,6 @@ class ChatCostRouter(BaseChatModel):
             deadline_s=retry.deadline_s, limiter=self.limiter, cascade=self.cascade,
             temperature=self.temperature, max_tokens=self.max_tokens, stop=self.stop,
             clock=retry.clock, sleep=retry.sleep, asleep=retry.asleep)
-
-    def _build_catalog(self) -> Catalog:
-        """The catalog routed over; every ``models=`` entry sits in a level, or this says why."""
-        cat = self.catalog
-        if self.models:
-            extra = Catalog.from_models(self.models, self.levels)
-            if self.levels is None and cat is None:  # never an unpriced model as a level alone
-                extra = extra.with_overrides({"levels": spread_by_price(extra.models.values())})
-            if cat is None:
-                cat = extra
-            else:
-                merged_models = {**cat.models, **extra.models}
-                cat = Catalog.build({"models": list(merged_models.values()),
-                                     "levels": cat.levels})
-        cat = cat or Catalog.default()
-        if self.levels is not None:
-            cat = cat.with_overrides({"levels": self.levels})
-        if self.models:
-            placed = {n for names in cat.levels.values() for n in names}
-            lost = [n for n in self.models if n not in placed]
-            if lost:
-                raise ConfigError(
-                    f"models= entries {', '.join(map(repr, lost))} are in no level, so they "
-                    "would never be routed: place them with levels={level: [names]}")
-        return cat
 
     def with_budget(
         self, budgets: Sequence[Any] | None = None, **kwargs: Any
@@ -284,7 +237,7 @@ class ChatCostRouter(BaseChatModel):
         messages = input if _is_messages(input) else self._convert_input(input).to_messages()
         if not messages:
             raise ConfigError("the message list is empty: a call needs at least one message")
-        ceiling = _ceiling(kwargs.get("max_cost", self.max_cost))
+        ceiling = parse_ceiling(kwargs.get("max_cost", self.max_cost))
         mode = kwargs.get("ceiling") or self.ceiling
         if mode not in ("hard", "soft"):
             raise ConfigError(f"ceiling must be 'hard' or 'soft', got {mode!r}")
@@ -332,105 +285,6 @@ class ChatCostRouter(BaseChatModel):
                 return lv
         return None
 
-    def _preplan(
-        self, input: LanguageModelInput, config: RunnableConfig | None, kwargs: dict[str, Any]
-    ) -> tuple[dict[str, Any], tuple[tuple[int, ...], RoutePlan | Exception] | None]:
-        """Apply configurable overrides and plan before the run starts (for tracing).
-
-        A planning error of the call (bad override, no model fits) is kept and raised inside the
-        run, so callbacks and tracing see it; any other error is a bug and propagates here.
-        """
-        kwargs = merged((config or {}).get("configurable"), kwargs)
-        messages = self._convert_input(input).to_messages()
-        try:
-            plan: RoutePlan | Exception = self.plan(messages, **kwargs)
-        except (ConfigError, CostRouterError) as e:
-            plan = e
-        if isinstance(plan, RoutePlan):
-            kwargs["costrouter_route"] = plan.tier
-        return kwargs, (_fingerprint(self, messages), plan)
-
-    # -- public entry points: plan first so tracing names the serving model -------------------
-
-    def invoke(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> AIMessage:
-        kwargs, planned = self._preplan(input, config, kwargs)
-        token = _PLANNED.set(planned)
-        try:
-            return super().invoke(input, config, stop=stop, **kwargs)
-        finally:
-            _PLANNED.reset(token)
-
-    async def ainvoke(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> AIMessage:
-        kwargs, planned = self._preplan(input, config, kwargs)
-        token = _PLANNED.set(planned)
-        try:
-            return await super().ainvoke(input, config, stop=stop, **kwargs)
-        finally:
-            _PLANNED.reset(token)
-
-    def stream(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> Iterator[AIMessageChunk]:
-        kwargs, planned = self._preplan(input, config, kwargs)
-        inner = super().stream(input, config, stop=stop, **kwargs)
-        token = _PLANNED.set(planned)
-        try:  # the plan is read when the first chunk is asked for
-            first = next(inner, None)
-        finally:
-            _PLANNED.reset(token)
-        if first is None:
-            return
-        yield first
-        yield from inner
-
-    async def astream(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[AIMessageChunk]:
-        kwargs, planned = self._preplan(input, config, kwargs)
-        opened: list[AsyncGenerator[ChatGenerationChunk, None]] = []
-        token = _PLANNED.set(planned)
-        streams_token = _ASTREAMS.set(opened)
-        try:
-            inner = super().astream(input, config, stop=stop, **kwargs)
-            first = await anext(inner, None)
-        finally:
-            _ASTREAMS.reset(streams_token)
-            _PLANNED.reset(token)
-        try:
-            if first is None:
-                return
-            yield first
-            async for chunk in inner:
-                yield chunk
-        finally:  # the caller stopped early (or we are done): close now, not at GC
-            await inner.aclose()
-            for gen in opened:
-                await gen.aclose()
-
     # -- tools and structured output ----------------------------------------------------------
 
     def bind_tools(
@@ -464,19 +318,7 @@ class ChatCostRouter(BaseChatModel):
             self, schema, method=method, strict=strict, include_raw=include_raw
         )
 
-    # -- the fallback loops --------------------------------------------------------------------
-
-    # -- the four entry points: each drives one CallRun -----------------------------------
-
-    def _start(
-        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> CallRun:
-        planned = _PLANNED.get()
-        if planned is not None and planned[0] == _fingerprint(self, messages):
-            if isinstance(planned[1], Exception):
-                raise planned[1]  # planning failed before the run: raised inside it, traced
-            return self._engine.start(planned[1], kwargs, stop)
-        return self._engine.start(self.plan(messages, **kwargs), kwargs, stop)
+    # -- the four entry points: each drives one CallRun ---------------------------------------
 
     def _generate(
         self,
@@ -527,19 +369,6 @@ class ChatCostRouter(BaseChatModel):
         finally:
             emit_transitions(run.transitions, run_manager)
 
-    def _astream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[ChatGenerationChunk]:
-        gen = self._astream_run(messages, stop, run_manager, kwargs)
-        opened = _ASTREAMS.get()
-        if opened is not None:  # astream() closes it if its caller stops early
-            opened.append(gen)
-        return gen
-
     async def _astream_run(
         self,
         messages: list[BaseMessage],
@@ -569,36 +398,6 @@ def _wants_json_schema(kwargs: Mapping[str, Any]) -> bool:
     return isinstance(rf, dict) and rf.get("type") == "json_schema"
 
 
-def _ceiling(value: Any) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        d = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise ConfigError(f"max_cost must be a number of USD, got {value!r}") from None
-    if not d.is_finite() or d <= 0:
-        raise ConfigError(f"max_cost must be > 0 USD (a finite amount), got {value!r}")
-    return d
-
-
 def _check_names(cascade: Check | Sequence[Check]) -> list[str]:
     checks = [cascade] if callable(cascade) else list(cascade)
     return [getattr(c, "__name__", type(c).__name__) for c in checks]
-
-
-def _refuse_unknown(cls: type[BaseChatModel], kwargs: Mapping[str, Any]) -> None:
-    """An unknown argument is a ``ConfigError`` with a "did you mean" hint, never ignored."""
-    known: set[str] = set()
-    for name, info in cls.model_fields.items():
-        known.add(name)
-        if isinstance(info.alias, str):
-            known.add(info.alias)
-    unknown = [k for k in kwargs if k not in known]
-    if not unknown:
-        return
-    hints = []
-    for k in unknown:
-        close = difflib.get_close_matches(k, sorted(known), n=1, cutoff=0.6)
-        hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    raise ConfigError(f"unknown ChatCostRouter argument{'s' if len(unknown) > 1 else ''}: "
-                      + ", ".join(hints))

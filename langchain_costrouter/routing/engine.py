@@ -1,9 +1,9 @@
 """What every call of one router shares: its policies, settled once when the router is built.
 
 The router builds one :class:`Engine` in its constructor and never changes it; each call gets
-its own :class:`~langchain_costrouter.routing.run.CallRun` from :meth:`Engine.start`. Settling
-the policies here is where conflicting arguments are refused (see :func:`settle`), so the
-engine never has to choose between two of them at run time.
+its own :class:`~langchain_costrouter.routing.run.CallRun` from :meth:`Engine.start`. The policies
+are settled before (:func:`~langchain_costrouter.routing.config.settle` refuses conflicting
+arguments), so the engine never has to choose between two of them at run time.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from langchain_costrouter.models.pool import ModelPool
 from langchain_costrouter.resilience.breaker import Breakers
 from langchain_costrouter.resilience.concurrency import ConcurrencyLimiter
 from langchain_costrouter.resilience.failures import Classify
-from langchain_costrouter.resilience.failures import classify as default_classify
 from langchain_costrouter.resilience.retry import RetryPolicy
 from langchain_costrouter.routing.overrides import ROUTING_KWARGS
 
@@ -88,47 +87,3 @@ class Engine:
             kw = {**getattr(bound, "kwargs", {}), **kw}
         kw["stop"] = stop
         return kw
-
-
-def settle(
-    *,
-    fields_set: set[str],
-    classify: Classify,
-    breakers: Breakers | bool | None,
-    retry: RetryPolicy | None,
-    max_retries: int,
-    deadline_s: float | None,
-    providers: Mapping[str, str],
-) -> tuple[Classify, Breakers | None, RetryPolicy]:
-    """One way to set each policy: the classifier, the breakers and the retry policy.
-
-    ``classify=`` is honoured with ``breakers=Breakers(...)`` (the router classifies and hands
-    the breakers the verdict); two different classifiers given both ways, or ``retry=`` with
-    ``max_retries``/``deadline_s``, are a ``ConfigError`` naming both.
-    """
-    given = "classify" in fields_set
-    if isinstance(breakers, Breakers):
-        own = breakers.classify
-        if given and own is not default_classify and own is not classify:
-            raise ConfigError("classify= and breakers=Breakers(classify=...) disagree: "
-                              "give the classifier in one place")
-        if not given:
-            classify = own
-    if retry is not None:
-        both = sorted({"max_retries", "deadline_s"} & fields_set)
-        if both:
-            raise ConfigError(f"retry= and {', '.join(both)}= both set the retry policy: put "
-                              f"them in RetryPolicy(max_attempts=..., deadline_s=...)")
-        if retry.classify is not default_classify and retry.classify is not classify:
-            raise ConfigError("classify= and retry=RetryPolicy(classify=...) disagree: "
-                              "give the classifier in one place")
-    else:
-        retry = RetryPolicy(max_attempts=max_retries + 1, deadline_s=deadline_s,
-                            classify=classify)
-    if breakers is None:
-        built: Breakers | None = Breakers(classify=classify, providers=providers)
-    elif breakers is False or breakers is True:
-        built = None if breakers is False else Breakers(classify=classify, providers=providers)
-    else:
-        built = breakers
-    return classify, built, retry
