@@ -14,16 +14,19 @@ guard's estimate (``budget/estimate``), so the three can never disagree about on
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from langchain_costrouter.exceptions import ProviderResponseError
 from langchain_costrouter.pricing.prices import Prices, TokenUsage, cost_of, lookup_prices
 from langchain_costrouter.pricing.prices import warn_unpriced as warn_unpriced
 from langchain_costrouter.pricing.tokens import EncodingName, count_text
 from langchain_costrouter.pricing.usage import checked_usage
+from langchain_costrouter.redact import scrub_text
 
 if TYPE_CHECKING:
     from langchain_costrouter.models.catalog import Catalog, ModelSpec
@@ -41,6 +44,7 @@ _PROVIDER_IDS = {
 }
 
 _CACHE_LIMIT = 1024
+logger = logging.getLogger(__name__)
 
 
 def price(prices: Prices | None, usage: TokenUsage, model: str) -> Decimal | None:
@@ -102,6 +106,19 @@ def bill(
         return Billed(um, price(spec.prices, usage, spec.name), True)
     assert usage_metadata is not None
     return Billed(dict(usage_metadata), price(spec.prices, usage, spec.name), False)
+
+
+def reported_usage(usage_metadata: Mapping[str, Any] | None, model: str) -> TokenUsage | None:
+    """A provider's usage seen after the fact (by a cost handler): checked, or ``None``.
+
+    A report that fails the check is logged and treated as absent, so the caller estimates the
+    call instead of billing garbage (the router already counted it against the provider).
+    """
+    try:
+        return checked_usage(usage_metadata, model=model)
+    except ProviderResponseError as e:
+        logger.warning("ignoring the usage report of %r: %s", model, scrub_text(str(e)))
+        return None
 
 
 @dataclass(frozen=True, slots=True)
