@@ -15,11 +15,12 @@ from langchain_core.language_models import BaseChatModel
 
 from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.models.catalog import Catalog
+from langchain_costrouter.pricing.resolver import default_pricer
 from langchain_costrouter.resilience.breaker import Breakers
 from langchain_costrouter.resilience.failures import Classify
 from langchain_costrouter.resilience.failures import classify as default_classify
 from langchain_costrouter.resilience.retry import RetryPolicy
-from langchain_costrouter.routing.levels import spread_by_price
+from langchain_costrouter.routing.levels import LEVELS, spread_by_price
 
 
 def settle(
@@ -73,7 +74,9 @@ def build_catalog(
     """The catalog routed over; every ``models=`` entry sits in a level, or this says why."""
     cat = catalog
     if models:
-        extra = Catalog.from_models(models, levels)
+        everywhere = {lv.value: list(models) for lv in LEVELS}
+        extra = Catalog.from_models(models, levels if cat is None else everywhere)
+        extra = _priced_by_the_resolver(extra)
         if levels is None and cat is None:  # never an unpriced model as a level alone
             extra = extra.with_overrides({"levels": spread_by_price(extra.models.values())})
         if cat is None:
@@ -93,6 +96,17 @@ def build_catalog(
                 f"models= entries {', '.join(map(repr, lost))} are in no level, so they "
                 "would never be routed: place them with levels={level: [names]}")
     return cat
+
+
+def _priced_by_the_resolver(cat: Catalog) -> Catalog:
+    """Ready models the catalog could not price, priced as the cost handler will price them."""
+    patch: dict[str, Any] = {}
+    for name, spec in cat.models.items():
+        if spec.prices is None:
+            found = default_pricer().match(spec.model, spec.provider).prices
+            if found is not None:
+                patch[name] = {"prices": found}
+    return cat.with_overrides({"models": patch}) if patch else cat
 
 
 def parse_ceiling(value: Any) -> Decimal | None:

@@ -125,7 +125,13 @@ def test_ceiling_between_prices_keeps_only_models_within_it() -> None:
     p = router.plan("hello", level="standard")
     assert p.tier == "dear"  # the custom policy keeps list order
     est_mid = router.plan("hello", level="standard", model="mid").estimated_cost
-    assert est_mid is not None
+    est_dear = router.plan("hello", level="standard", model="dear").estimated_cost
+    assert est_mid is not None and est_dear is not None and est_mid < est_dear
+    between = (est_mid + est_dear) / 2
+    p = router.plan("hello", level="standard", max_cost=between)
+    assert [c.name for c in p.candidates] == ["mid"]  # dear is over it: dropped, not reordered
+    assert p.reason == "ceiling"
+    assert served_by(router.invoke("hello", level="standard", max_cost=between)) == "mid"
 
 
 def test_estimated_cost_uses_real_token_counts_and_max_tokens() -> None:
