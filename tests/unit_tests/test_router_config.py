@@ -155,3 +155,15 @@ def test_a_pin_only_model_is_planned_at_the_scored_level_not_silently_expert() -
     meta = router.invoke("hi", model="special").response_metadata["costrouter"]
     assert meta["tier"] == "special" and meta["reason"] == "pinned"
     assert meta["level"] == meta["scored_level"] == "trivial"
+
+
+def test_the_retry_modules_example_runs() -> None:
+    import re
+
+    from langchain_costrouter.resilience import retry
+
+    doc = retry.__doc__ or ""
+    example = re.search(r"^\s+(RetryPolicy\(.*\))$", doc, re.M)
+    assert example is not None
+    policy = eval(example.group(1), vars(retry))  # noqa: S307 - our own docstring
+    assert isinstance(policy, RetryPolicy)
