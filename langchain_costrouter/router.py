@@ -125,13 +125,33 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
     """One key for every catalog model (an aggregator), or ``COSTROUTER_API_KEY``; else each
     model's own env var."""
 
-    _catalog: Catalog = PrivateAttr()
-    _scorer: Scorer = PrivateAttr()
-    _thresholds: Thresholds = PrivateAttr()
-    _pool: ModelPool = PrivateAttr()
-    _engine: Engine = PrivateAttr()
-    _catalog_params: dict[str, Any] = PrivateAttr(default_factory=dict)
-    _breakers: Breakers | None = PrivateAttr(default=None)
+    # Everything built at construction lives in one plain object: a pydantic private attribute
+    # costs a __getattr__ round trip per access, and the hot path reads these on every call.
+    _rt: _Runtime = PrivateAttr()
+
+    @property
+    def _catalog(self) -> Catalog:
+        return self._rt.catalog
+
+    @property
+    def _engine(self) -> Engine:
+        return self._rt.engine
+
+    @property
+    def _breakers(self) -> Breakers | None:
+        return self._rt.engine.breakers
+
+    @property
+    def _pool(self) -> ModelPool:
+        return self._rt.engine.pool
+
+    @property
+    def _scorer(self) -> Scorer:
+        return self._rt.scorer
+
+    @property
+    def _thresholds(self) -> Thresholds:
+        return self._rt.thresholds
 
     def __init__(self, **kwargs: Any) -> None:
         refuse_unknown(type(self), kwargs)
@@ -143,26 +163,27 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
     def model_post_init(self, context: Any, /) -> None:
         if self.max_cost is not None:
             parse_ceiling(self.max_cost)
-        self._catalog = cat = build_catalog(self.catalog, self.models, self.levels)
-        self._catalog_params = {
+        cat = build_catalog(self.catalog, self.models, self.levels)
+        catalog_params = {
             "levels": {lv.value: list(n) for lv, n in cat.levels.items()},
             # what serves each name: two routers over different endpoints never share a cache
             "models": {n: [s.provider, s.model, s.base_url] for n, s in cat.models.items()},
         }
-        self._scorer, self._thresholds = resolve_scorer(self.scorer, self.thresholds)
-        self._pool = ModelPool(self.api_key, self.timeout)
+        scorer, thresholds = resolve_scorer(self.scorer, self.thresholds)
+        pool = ModelPool(self.api_key, self.timeout)
         providers = {name: spec.provider for name, spec in cat.models.items()}
-        classify, self._breakers, retry = settle(
+        classify, breakers, retry = settle(
             fields_set=set(self.model_fields_set), classify=self.classify,
             breakers=self.breakers, retry=self.retry, max_retries=self.max_retries,
             deadline_s=self.deadline_s, providers=providers)
         if self.limiter is not None and not self.limiter.providers:
             self.limiter.providers.update(providers)
-        self._engine = Engine(
-            pool=self._pool, breakers=self._breakers, classify=classify, retry=retry,
+        engine = Engine(
+            pool=pool, breakers=breakers, classify=classify, retry=retry,
             deadline_s=retry.deadline_s, limiter=self.limiter, cascade=self.cascade,
             temperature=self.temperature, max_tokens=self.max_tokens, stop=self.stop,
             clock=retry.clock, sleep=retry.sleep, asleep=retry.asleep)
+        self._rt = _Runtime(cat, scorer, thresholds, engine, catalog_params)
 
     def with_budget(
         self, budgets: Sequence[Any] | None = None, **kwargs: Any
@@ -191,8 +212,8 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
         # built once (see model_post_init).
         return {
             "model": self.model,
-            **self._catalog_params,
-            "thresholds": list(self._thresholds.cuts),
+            **self._rt.catalog_params,
+            "thresholds": list(self._rt.thresholds.cuts),
             "max_cost": str(self.max_cost) if self.max_cost is not None else None,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
@@ -207,7 +228,7 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         """Tracing sees the provider and model of the model that serves the call."""
         route = kwargs.get("costrouter_route") or kwargs.get("model")
-        spec = self._catalog.models.get(route) if isinstance(route, str) else None
+        spec = self._rt.catalog.models.get(route) if isinstance(route, str) else None
         params = LangSmithParams(
             ls_provider=spec.provider if spec else "costrouter",
             ls_model_name=spec.model if spec else str(route or self.model),
@@ -244,6 +265,7 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
         why = kwargs.get("route_reason")
         if why is not None and why not in REASONS:
             raise ConfigError(f"route_reason must be one of {', '.join(REASONS)}, got {why!r}")
+        rt = self._rt
         tools = kwargs.get("tools")
         score = score_request(
             self._scorer, messages, tools=tools, response_format=kwargs.get("response_format")
@@ -252,7 +274,7 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
         pinned = kwargs.get("model")
         if pinned == self.model:
             pinned = None
-        names = [self._catalog[pinned].name] if pinned is not None else None
+        names = [rt.catalog[pinned].name] if pinned is not None else None
         if kwargs.get("level") is not None:
             level = Level.parse(kwargs["level"])
         elif names is not None:  # a pin-only model (in no level) is planned at the scored one
@@ -260,7 +282,7 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
         else:
             level = scored
         return make_plan(
-            self._catalog,
+            rt.catalog,
             messages,
             level=level,
             score=score,
@@ -271,7 +293,7 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
             ceiling=ceiling,
             policy=self.selection,
             tools=tools,
-            has_key=self._pool.has_key,
+            has_key=rt.engine.pool.has_key,
             escalate=self.escalate,
             ceiling_mode=mode,
             scored_level=scored,
@@ -387,6 +409,20 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
             yield run.last_chunk()
         finally:
             await aemit_transitions(run.transitions, run_manager)
+
+
+class _Runtime:
+    """What a router builds once: its catalog, scorer, thresholds and call engine."""
+
+    __slots__ = ("catalog", "catalog_params", "engine", "scorer", "thresholds")
+
+    def __init__(self, catalog: Catalog, scorer: Scorer, thresholds: Thresholds, engine: Engine,
+                 catalog_params: dict[str, Any]) -> None:
+        self.catalog = catalog
+        self.scorer = scorer
+        self.thresholds = thresholds
+        self.engine = engine
+        self.catalog_params = catalog_params
 
 
 def _is_messages(value: Any) -> bool:

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from langchain_costrouter.exceptions import ProviderResponseError
-from langchain_costrouter.pricing.prices import Prices, TokenUsage, cost_of, lookup_prices
+from langchain_costrouter.pricing.prices import MTOK, Prices, TokenUsage, cost_of, lookup_prices
 from langchain_costrouter.pricing.prices import warn_unpriced as warn_unpriced
 from langchain_costrouter.pricing.tokens import EncodingName, count_text
 from langchain_costrouter.pricing.usage import checked_usage
@@ -59,7 +59,8 @@ def estimate_cost(prices: Prices | None, input_tokens: int, output_tokens: int) 
     """Cost of a planned call (no warning: planning asks about every candidate)."""
     if prices is None:
         return None
-    return cost_of(prices, TokenUsage(input_tokens=input_tokens, output_tokens=output_tokens))
+    p = prices.for_input(input_tokens)  # = cost_of() with no cached tokens, minus its overhead
+    return (input_tokens * p.input + output_tokens * p.output) / MTOK
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,12 +58,14 @@ class Engine:
         return CallRun(self, plan, kwargs, stop)
 
     def check_for(self, kwargs: Mapping[str, Any]) -> Check | None:
-        return as_check(self.cascade, kwargs)
+        return None if self.cascade is None else as_check(self.cascade, kwargs)
 
     def priority_of(self, kwargs: Mapping[str, Any]) -> int:
         value = kwargs.get("priority")
         if value is None:
             return 0
+        if type(value) is int:
+            return value
         bad = ConfigError(f"priority must be an integer (lower = sooner), got {value!r}")
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             raise bad

@@ -165,18 +165,8 @@ def make_plan(
     :class:`CostCeilingError` naming the cheapest estimate when none is left; a ``"soft"`` one
     serves the cheapest model overall when nothing fits (the metadata says ``over_ceiling``).
     """
-    if names is not None:
-        groups = [(level, list(names))]
-    else:
-        groups = [(level, list(catalog.levels[level]))]
-        if escalate:
-            above = [lv for lv in LEVELS if lv.rank > level.rank]
-            below = [lv for lv in reversed(LEVELS) if lv.rank < level.rank]
-            order = below + above if escalate == "down" else above + below
-            groups += [(lv, list(catalog.levels[lv])) for lv in order]
-
+    groups = _groups(catalog, level, tuple(names) if names is not None else None, escalate)
     token_cache: dict[str, int] = {}
-    seen: set[str] = set()
     skipped: dict[str, str] = {}
     windows: dict[str, int] = {}
     ordered: list[Candidate] = []
@@ -185,11 +175,7 @@ def make_plan(
     out_tokens = 0
     for lv, group in groups:
         usable: list[Candidate] = []
-        for name in group:
-            if name in seen:
-                continue
-            seen.add(name)
-            spec = catalog[name]
+        for name, spec in group:
             if spec.tokenizer not in token_cache:
                 token_cache[spec.tokenizer] = count_messages(messages, spec.tokenizer, tools)
             prompt_tokens = token_cache[spec.tokenizer]
@@ -239,6 +225,38 @@ def make_plan(
         raise NoCapableModelError(level.value, skipped)
     return RoutePlan(level, score, tuple(ordered), skipped, ceiling, scored_level, reason,
                      pinned, route_reason)
+
+
+Groups = tuple[tuple[Level, tuple[tuple[str, ModelSpec], ...]], ...]
+_GROUPS: dict[tuple[int, Level, tuple[str, ...] | None, object], tuple[Catalog, Groups]] = {}
+
+
+def _groups(catalog: Catalog, level: Level, names: tuple[str, ...] | None,
+            escalate: bool | str) -> Groups:
+    """The candidate groups in order, each model once (the catalog never changes: cached)."""
+    key = (id(catalog), level, names, escalate)
+    hit = _GROUPS.get(key)
+    if hit is not None and hit[0] is catalog:
+        return hit[1]
+    if names is not None:
+        raw = [(level, names)]
+    else:
+        raw = [(level, catalog.levels[level])]
+        if escalate:
+            above = [lv for lv in LEVELS if lv.rank > level.rank]
+            below = [lv for lv in reversed(LEVELS) if lv.rank < level.rank]
+            order = below + above if escalate == "down" else above + below
+            raw += [(lv, catalog.levels[lv]) for lv in order]
+    seen: set[str] = set()
+    groups = []
+    for lv, group in raw:
+        fresh = tuple((n, catalog[n]) for n in group if not (n in seen or seen.add(n)))
+        if fresh:
+            groups.append((lv, fresh))
+    if len(_GROUPS) > 1024:
+        _GROUPS.clear()
+    _GROUPS[key] = (catalog, tuple(groups))
+    return tuple(groups)
 
 
 _warned_keys: set[str] = set()

@@ -153,8 +153,8 @@ class PlanFirst:
         if planned is not None and planned[0] == _fingerprint(self, messages):
             if isinstance(planned[1], Exception):
                 raise planned[1]  # planning failed before the run: raised inside it, traced
-            return self._engine.start(planned[1], kwargs, stop)
-        return self._engine.start(self.plan(messages, **kwargs), kwargs, stop)
+            return self._rt.engine.start(planned[1], kwargs, stop)
+        return self._rt.engine.start(self.plan(messages, **kwargs), kwargs, stop)
 
     def _astream(
         self,

@@ -42,6 +42,7 @@ from langchain_costrouter.resilience.failures import Action, Verdict, status_of
 from langchain_costrouter.resilience.retry import RetryState
 from langchain_costrouter.routing.attempt import Try
 from langchain_costrouter.routing.engine import Engine
+from langchain_costrouter.routing.events import event_dict
 from langchain_costrouter.routing.metadata import METADATA_KEY
 from langchain_costrouter.routing.plan import Candidate, RoutePlan, cost_key
 
@@ -56,6 +57,11 @@ def describe(exc: BaseException) -> str:
 
 class CallRun:
     """The state and every decision of one routed call."""
+
+    __slots__ = ("_current", "_expired", "_floor", "_index", "_last", "_retry_same", "_served",
+                 "_streamed", "_tries", "_wait", "_wait_state", "attempts", "billed", "check",
+                 "clock", "engine", "errors", "kwargs", "plan", "priority", "started", "stop",
+                 "transitions")
 
     def __init__(self, engine: Engine, plan: RoutePlan, kwargs: Mapping[str, Any],
                  stop: list[str] | None) -> None:
@@ -336,8 +342,6 @@ class CallRun:
 
     def entry(self, cand: Candidate) -> dict[str, Any]:
         """``response_metadata["costrouter"]`` for an answer of ``cand``."""
-        from langchain_costrouter.routing.events import event_dict
-
         plan, spec = self.plan, cand.spec
         costs = [b.cost for _, b in self.billed]
         cost = None if None in costs else sum(costs, Decimal(0))  # type: ignore[arg-type]
