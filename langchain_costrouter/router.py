@@ -50,6 +50,7 @@ from langchain_costrouter.routing.plan import (
 )
 from langchain_costrouter.routing.preplan import PlanFirst
 from langchain_costrouter.routing.scorers import Scorer, Thresholds, resolve_scorer, score_request
+from langchain_costrouter.routing.validate import check_call_args
 
 __all__ = ["METADATA_KEY", "ChatCostRouter"]
 
@@ -258,6 +259,7 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
         messages = input if _is_messages(input) else self._convert_input(input).to_messages()
         if not messages:
             raise ConfigError("the message list is empty: a call needs at least one message")
+        check_call_args(stop if stop is not None else self.stop, kwargs)
         ceiling = parse_ceiling(kwargs.get("max_cost", self.max_cost))
         mode = kwargs.get("ceiling") or self.ceiling
         if mode not in ("hard", "soft"):

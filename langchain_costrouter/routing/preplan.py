@@ -50,7 +50,8 @@ class PlanFirst:
     (a mixin: ``plan``, ``_engine`` and ``_astream_run`` are the router's)."""
 
     def _preplan(
-        self, input: LanguageModelInput, config: RunnableConfig | None, kwargs: dict[str, Any]
+        self, input: LanguageModelInput, config: RunnableConfig | None, kwargs: dict[str, Any],
+        stop: list[str] | None = None,
     ) -> tuple[dict[str, Any], tuple[tuple[int, ...], RoutePlan | Exception] | None]:
         """Apply configurable overrides and plan before the run starts (for tracing).
 
@@ -60,7 +61,7 @@ class PlanFirst:
         kwargs = merged((config or {}).get("configurable"), kwargs)
         messages = self._convert_input(input).to_messages()
         try:
-            plan: RoutePlan | Exception = self.plan(messages, **kwargs)
+            plan: RoutePlan | Exception = self.plan(messages, stop=stop, **kwargs)
         except (ConfigError, CostRouterError) as e:
             plan = e
         if isinstance(plan, RoutePlan):
@@ -75,7 +76,7 @@ class PlanFirst:
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> AIMessage:
-        kwargs, planned = self._preplan(input, config, kwargs)
+        kwargs, planned = self._preplan(input, config, kwargs, stop)
         token = _PLANNED.set(planned)
         try:
             return super().invoke(input, config, stop=stop, **kwargs)
@@ -90,7 +91,7 @@ class PlanFirst:
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> AIMessage:
-        kwargs, planned = self._preplan(input, config, kwargs)
+        kwargs, planned = self._preplan(input, config, kwargs, stop)
         token = _PLANNED.set(planned)
         try:
             return await super().ainvoke(input, config, stop=stop, **kwargs)
@@ -105,7 +106,7 @@ class PlanFirst:
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> Iterator[AIMessageChunk]:
-        kwargs, planned = self._preplan(input, config, kwargs)
+        kwargs, planned = self._preplan(input, config, kwargs, stop)
         inner = super().stream(input, config, stop=stop, **kwargs)
         token = _PLANNED.set(planned)
         try:  # the plan is read when the first chunk is asked for
@@ -125,7 +126,7 @@ class PlanFirst:
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
-        kwargs, planned = self._preplan(input, config, kwargs)
+        kwargs, planned = self._preplan(input, config, kwargs, stop)
         opened: list[AsyncGenerator[ChatGenerationChunk, None]] = []
         token = _PLANNED.set(planned)
         streams_token = _ASTREAMS.set(opened)
@@ -154,7 +155,7 @@ class PlanFirst:
             if isinstance(planned[1], Exception):
                 raise planned[1]  # planning failed before the run: raised inside it, traced
             return self._rt.engine.start(planned[1], kwargs, stop)
-        return self._rt.engine.start(self.plan(messages, **kwargs), kwargs, stop)
+        return self._rt.engine.start(self.plan(messages, stop=stop, **kwargs), kwargs, stop)
 
     def _astream(
         self,

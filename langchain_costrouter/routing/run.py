@@ -373,16 +373,17 @@ class CallRun:
         return out
 
     def _reason(self, cand: Candidate) -> str | None:
+        """Why ``cand`` serves rather than the scored level's first choice (or ``None``)."""
         plan = self.plan
-        if plan.route_reason is not None:
+        if plan.route_reason is not None:  # the caller said (the budget guard's downgrade)
             return plan.route_reason
-        if plan.pinned:
-            return "pinned"
         if any(a.status == "rejected" for a in self.attempts):
             return "cascade_escalation"
         if cand.name != plan.tier:
             return "fallback"
-        return plan.reason
+        if plan.reason is not None:  # ceiling or missing capability, decided at planning
+            return plan.reason
+        return "pinned" if plan.pinned else None
 
     def all_failed(self) -> AllModelsFailedError:
         errors: list[Exception] = list(self.errors)

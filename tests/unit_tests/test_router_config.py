@@ -165,5 +165,5 @@ def test_the_retry_modules_example_runs() -> None:
     doc = retry.__doc__ or ""
     example = re.search(r"^\s+(RetryPolicy\(.*\))$", doc, re.M)
     assert example is not None
-    policy = eval(example.group(1), vars(retry))  # noqa: S307 - our own docstring
+    policy = eval(example.group(1), vars(retry))  # our own docstring
     assert isinstance(policy, RetryPolicy)

@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from _paths import PATHS, call, route, tiers
 from _router_fakes import Boom, Clock, cheap_and_backup
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.rate_limiters import BaseRateLimiter
@@ -26,6 +25,7 @@ from langchain_costrouter.resilience import (
     wait_fixed,
 )
 from langchain_costrouter.testing.function_model import FunctionChatModel, echo
+from langchain_costrouter.testing.paths import PATHS, call, route, tiers
 
 LEVELS = ("trivial", "standard", "complex", "expert")
 
@@ -57,9 +57,12 @@ def test_a_server_error_falls_back_to_the_next_model(how: str) -> None:
     assert "hello there" in msg.text
 
 
+@pytest.mark.parametrize("status", [400, 422])
 @pytest.mark.parametrize("how", PATHS)
-def test_a_request_error_is_raised_once_without_fallback_or_breaker_count(how: str) -> None:
-    flaky, clock = Flaky(400), Clock()
+def test_a_request_error_is_raised_once_without_fallback_or_breaker_count(
+    how: str, status: int
+) -> None:
+    flaky, clock = Flaky(status), Clock()
     router = ChatCostRouter(catalog=cheap_and_backup(flaky), breakers=breakers(clock))
     for _ in range(3):
         with pytest.raises(Boom):
