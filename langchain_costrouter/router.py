@@ -100,8 +100,10 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
     ceiling: Literal["hard", "soft"] = "hard"
     """``"hard"``: a call no model fits raises ``CostCeilingError``; ``"soft"``: the cheapest
     model serves it anyway and the metadata says ``over_ceiling: true``."""
-    default_output_tokens: int = Field(default=512, gt=0)
-    """Expected output tokens for the cost estimate when ``max_tokens`` is not set."""
+    default_output_tokens: int | None = Field(default=None, gt=0)
+    """Output tokens the estimate counts when ``max_tokens`` is not set; ``None`` (default):
+    each model's own output cap (its ``max_output_tokens``, within its context window), so an
+    estimate and a ceiling are upper bounds, never a guess. Set ``max_tokens`` for tight ones."""
     escalate: bool | Literal["up", "down"] = True
     """When every candidate of a level fails, try the other levels' models: ``"up"``/``True``
     higher levels first, ``"down"`` lower levels first, ``False`` none. The last resort is

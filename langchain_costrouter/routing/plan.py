@@ -143,7 +143,7 @@ def make_plan(
     names: Sequence[str] | None,
     needs: Needs,
     max_tokens: int | None,
-    default_output_tokens: int,
+    default_output_tokens: int | None,
     ceiling: Decimal | None,
     policy: SelectionPolicy,
     tools: Sequence[dict[str, Any]] | None = None,
@@ -179,8 +179,8 @@ def make_plan(
             if spec.tokenizer not in token_cache:
                 token_cache[spec.tokenizer] = count_messages(messages, spec.tokenizer, tools)
             prompt_tokens = token_cache[spec.tokenizer]
-            out_tokens = min(max_tokens or default_output_tokens, spec.max_output_tokens)
-            reason = _unfit(spec, needs, max_tokens, prompt_tokens + out_tokens)
+            out_tokens = _output_cap(spec, prompt_tokens, max_tokens, default_output_tokens)
+            reason = _unfit(spec, needs, max_tokens, prompt_tokens + max(out_tokens, 1))
             if reason == "context":
                 windows[name] = spec.context_window
                 skipped[name] = (
@@ -274,6 +274,16 @@ def _warn_no_key(spec: ModelSpec) -> None:
 
 class MissingKeyWarning(UserWarning):
     """A candidate model was skipped because its API key is not set."""
+
+
+def _output_cap(spec: ModelSpec, prompt_tokens: int, max_tokens: int | None,
+                default: int | None) -> int:
+    """The most output the call can produce on ``spec``: ``max_tokens``, else the model's own
+    output cap (or the router's ``default_output_tokens``), within what the window leaves."""
+    cap = max_tokens or default or spec.max_output_tokens
+    if max_tokens is None:
+        cap = min(cap, max(spec.context_window - prompt_tokens, 0))
+    return min(cap, spec.max_output_tokens)
 
 
 def _within(c: Candidate, ceiling: Decimal) -> bool:

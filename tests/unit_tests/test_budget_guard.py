@@ -205,7 +205,7 @@ async def test_async_failed_call_releases_and_success_reconciles() -> None:
 
 
 def test_usd_reconciles_from_the_router_cost_usd() -> None:
-    g = guard(Budget.usd("1", per="day"), Budget.tokens(10_000, per="day"))
+    g = guard(Budget.usd("1", per="day"), Budget.tokens(100_000, per="day"))
     out = g.wrap(router()).invoke("hello", BIG)
     meta = out.response_metadata["costrouter"]
     assert Decimal(meta["cost_usd"]) < Decimal(meta["estimated_cost_usd"])

@@ -236,13 +236,14 @@ def test_pin_model_by_kwarg_and_by_configurable() -> None:
 
 def test_ceiling_by_configurable() -> None:
     router = make_router(
+        max_tokens=64,
         levels={lv: ["dear", "cheap"] for lv in ("trivial", "standard", "complex", "expert")},
         selection=lambda c, ceiling: (
             [x for x in c if ceiling is None or x.estimated_cost <= ceiling] or list(c)
         ),
     )
     assert served_by(router.invoke("hi")) == "dear"
-    msg = router.invoke("hi", config={"configurable": {"costrouter_max_cost": "0.001"}})
+    msg = router.invoke("hi", config={"configurable": {"costrouter_max_cost": "0.0005"}})
     assert served_by(msg) == "cheap"
 
 
