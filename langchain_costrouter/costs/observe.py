@@ -140,3 +140,25 @@ def estimate(
     else:
         out = count_text(ob.text, encoding)
     return TokenUsage(input_tokens=inp, output_tokens=out)
+
+
+@dataclass(frozen=True, slots=True)
+class CutBill:
+    """What the router billed for a stream that broke after text went out."""
+
+    usage: TokenUsage
+    cost: Decimal | None
+    route: RouteInfo | None
+
+
+def cut_stream_bill(error: BaseException | None) -> CutBill | None:
+    """The router's bill of a cut stream, carried by its ``StreamCutError`` (else ``None``):
+    the prompt plus the counted tokens of the delivered text, marked estimated."""
+    from langchain_costrouter.exceptions import StreamCutError
+
+    if not isinstance(error, StreamCutError):
+        return None
+    um = error.usage_metadata
+    usage = TokenUsage(input_tokens=int(um.get("input_tokens") or 0),
+                       output_tokens=int(um.get("output_tokens") or 0))
+    return CutBill(usage, error.cost, RouteInfo.parse({"costrouter": error.route}))

@@ -205,3 +205,34 @@ def test_a_bad_usage_report_is_the_providers_fault_and_is_never_billed(how: str)
             assert ei.value.usage_metadata["input_tokens"] > 0  # billed on counted tokens
             assert ei.value.route["usage_estimated"] is True
     assert router.health()["cheap"].state == "open"
+
+
+@pytest.mark.parametrize("how", ["stream", "astream"])
+def test_a_stream_cut_midway_is_billed_for_what_went_out(how: str) -> None:
+    from langchain_costrouter.costs.observe import cut_stream_bill
+
+    class Cut(FunctionChatModel):  # three chunks out, then the connection drops
+        def _stream(self, *a: Any, **k: Any) -> Any:
+            for i, c in enumerate(super()._stream(*a, **k)):
+                if i == 3:
+                    raise ConnectionError("connection reset")
+                yield c
+
+        async def _astream(self, *a: Any, **k: Any) -> Any:
+            for c in self._stream(*a, **k):
+                yield c
+
+    cat = cheap_and_backup(echo)
+    spec = cat["cheap"]
+    cut = Cut(model_name="cheap-1", fn=echo)
+    cat = cat.with_overrides({"models": {"cheap": {"chat_model": cut}}})
+    router = ChatCostRouter(catalog=cat)
+    with pytest.raises(StreamCutError) as ei:
+        call(router, how, "one two three four five six seven eight")
+    err = ei.value
+    assert err.streamed and err.usage_metadata["output_tokens"] > 0
+    assert isinstance(err.__cause__, ConnectionError)
+    assert err.cost is not None and err.cost > 0 and err.route["usage_estimated"] is True
+    assert spec.name == err.tier
+    bill = cut_stream_bill(err)
+    assert bill is not None and bill.cost == err.cost and bill.usage.input_tokens > 0
