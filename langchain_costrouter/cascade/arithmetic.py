@@ -217,7 +217,7 @@ def _value(side: str) -> Fraction | None:
         return None
 
 
-_ATTACHED = "+-*/^(_\\'\""  # an expression that goes on into text we cannot read
+_ATTACHED = "+-*/^(_\\"  # an expression that goes on into text we cannot read
 # Words that make the number next to them an operand: "(6 + 2) choose 2 = 28", "5 mod 3 = 2".
 _OPERATOR_WORDS = {"choose", "mod", "modulo", "times", "of", "over", "by", "plus", "minus",
                    "divided", "x", "c", "p", "squared", "cubed", "factorial", "percent"}
@@ -238,7 +238,7 @@ def _left_end(line: str, start: int, side: str) -> str | None:
         stripped = before.rstrip(" \t")
         c = stripped[-1:] if stripped else ""
         glued = len(stripped) == len(before)
-        if c and (c in _ATTACHED or c == ")" or (glued and c not in ",;:")):
+        if c and (c in _ATTACHED or c == ")" or (glued and c not in ",;:\"'")):
             return None
         if part.lstrip()[0] in "+*/^" or stripped.endswith(".."):
             return None  # "1 + 2 + ... + 100 = 5050": the sum goes on to the left
@@ -262,7 +262,7 @@ def _right_end(line: str, end: int, side: str) -> str | None:
         stripped = after.lstrip(" \t")
         c = stripped[:1]
         glued = len(stripped) == len(after)
-        if c and (c in "+-*/^(_\\:" or (glued and c not in ".,;!?)")):
+        if c and (c in "+-*/^(_\\:" or (glued and c not in ".,;!?)\"'")):
             return None
         if (w := _WORD_AFTER.search(stripped[:20])) and w.group(1).lower() in _OPERATOR_WORDS:
             return None
@@ -296,16 +296,21 @@ def steps(text: str) -> list[Step]:
             if first is None or last is None:
                 continue
             chain = [first, *sides[1:-1], last]
+            if not any(_has_op(side) for side in chain if _value(side) is not None):
+                continue  # "5 = 5": nothing computed
             for a, b in itertools.pairwise(chain):
                 va, vb = _value(a), _value(b)
-                if va is not None and vb is not None and (_has_op(a) or _has_op(b)):
+                if va is not None and vb is not None:
                     out.append(Step(a, b, va, vb))
     return out
 
 
 def _has_op(side: str) -> bool:
     """Whether the side computes something (a leading sign alone does not)."""
-    toks = _tokens(side)
+    try:
+        toks = _tokens(side)
+    except _Skip:
+        return False
     return any(k == "op" and t not in "()" and not (i == 0 and t in "+-")
                for i, (k, t) in enumerate(toks))
 
