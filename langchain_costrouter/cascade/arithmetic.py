@@ -318,8 +318,9 @@ def _has_op(side: str) -> bool:
 def _arithmetic(message: AIMessage, request: Request) -> str | None:
     """Reject an answer with an arithmetic step that does not re-compute (``3 * 4 = 13``).
 
-    Measured false-escalation rate (share of correct weak answers rejected) on the shared routing
-    data: see the README's cascade table (about 0-6% by dataset).
+    False-escalation rate (correct weak answers rejected), measured on the shared routing data's
+    responses: 1.0% on math-level5 (gpt-3.5-turbo-0125), 0.9% on mbpp (mixtral-8x7b-chat), 0% on
+    arc-challenge, winogrande, cruxeval-o and mbpp (gpt-3.5-turbo-1106).
     """
     wrong = [s for s in steps(message.text) if not s.holds]
     if not wrong:

@@ -103,6 +103,11 @@ def python_code(*, required: bool = False, name: str | None = None) -> Verifier:
     """Reject an answer whose first fenced Python block does not parse, or that holds no
     Python block although Python is asked for: by the prompt ("Write a python function"), or
     always with ``required=True`` (for calls you know want Python, such as a code assistant's).
+
+    False-escalation rate (correct weak answers rejected), measured on the shared routing data's
+    mbpp responses: ``python_syntax`` 0% (gpt-3.5-turbo-1106) and 0.9% (mixtral-8x7b-chat), 0%
+    on the other datasets; ``python_required`` 2.5% and 1.3% on mbpp, and, by design, 100% on
+    calls that do not want code (use it only on code-generation calls).
     """
 
     def check(message: AIMessage, request: Request) -> str | None:

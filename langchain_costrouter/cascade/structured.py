@@ -161,6 +161,11 @@ def _json_answer(message: AIMessage, request: Request) -> str | None:
     does not, an answer that *presents* JSON (opens with ``{`` or holds a fenced JSON block)
     must still parse; prose passes. Strict: a truncated object is rejected, where LangChain's
     lenient parser would close it.
+
+    False-escalation rate (correct weak answers rejected), measured on the shared routing data's
+    responses: 16.2% on math-level5 and 6.7% on cruxeval-o, whose JSON answers often hold LaTeX
+    or code with backslashes that are not valid JSON escapes (their graders read the answer
+    leniently); 0% on arc-challenge, winogrande and mbpp.
     """
     text = message.text
     schema = request.schema
