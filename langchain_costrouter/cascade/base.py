@@ -3,7 +3,8 @@
 A check returns a short reason when the answer is **not** acceptable and ``None`` to accept it.
 Checks that need the call (the prompt asks for a final answer, ``response_format`` gives a
 schema) take a second argument, the :class:`Request`. One-argument checks keep working: the
-router adapts every check through :func:`bind`, so both forms can be mixed in one cascade.
+router adapts every check through :func:`bind`, so both forms can be mixed in one cascade. A
+callable that accepts two positional arguments gets the request as its second one.
 
 A check that raises (or returns something that is neither ``str`` nor ``None``) is a bug in the
 check, not a bad answer: :func:`bind` turns it into :class:`CascadeCheckError` naming the check.
@@ -11,7 +12,9 @@ check, not a bad answer: :func:`bind` turns it into :class:`CascadeCheckError` n
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -95,18 +98,27 @@ def check_name(check: object) -> str:
     return str(getattr(check, "__name__", type(check).__name__))
 
 
+_ARITY: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
 def _takes_request(check: Check) -> bool:
+    """Whether ``check`` accepts ``(message, request)``; cached, as the router asks per call."""
     if isinstance(check, Verifier):
         return True
     try:
-        sig = inspect.signature(check)
-    except (TypeError, ValueError):  # some builtins have no signature: call the one-arg form
-        return False
+        return _ARITY[check]
+    except (KeyError, TypeError):  # not seen yet, or not weak-referenceable
+        pass
     try:
-        sig.bind(None, None)
+        inspect.signature(check).bind(None, None)
+        two = True
     except TypeError:
-        return False
-    return True
+        two = False
+    except ValueError:  # some builtins have no signature: call the one-argument form
+        two = False
+    with contextlib.suppress(TypeError):
+        _ARITY[check] = two
+    return two
 
 
 def bind(check: Check, request: Request) -> Callable[[AIMessage], str | None]:
