@@ -12,9 +12,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from langchain_costrouter.cli import report as out
 from langchain_costrouter.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from langchain_costrouter.cascade.base import Verifier
+    from langchain_costrouter.quality.cascade_eval import CascadeReport
 
 DEFAULT_GROUPS = ("dataset", "weak_model")
 
@@ -54,7 +59,7 @@ def dispatch(args: argparse.Namespace) -> int:
     return eval_router.run(args)
 
 
-def _checks(spec: str) -> list:  # type: ignore[type-arg]
+def _checks(spec: str) -> list[Verifier]:
     from langchain_costrouter.cascade.registry import resolve_check
 
     names = [s.strip() for s in spec.split(",")]
@@ -99,7 +104,7 @@ def _cost(cascade: Decimal | None, strong: Decimal | None) -> str:
     return f"{cascade / strong * 100:.1f}%"
 
 
-def rows_of(reports: Sequence) -> list[list[str]]:  # type: ignore[type-arg]
+def rows_of(reports: Sequence[CascadeReport]) -> list[list[str]]:
     rows = []
     for r in reports:
         seeds = (f"{min(r.random_seeds):.2f}..{max(r.random_seeds):.2f}"
@@ -117,7 +122,7 @@ COLUMNS = ["check", "group", "rows", "strong share", "PGR", "random PGR", "rando
            "vs random", "false escalation", "caught", "cascade cost", "router cost"]
 
 
-def render(reports: Sequence, source: str, *, markdown: bool = False) -> None:  # type: ignore[type-arg]
+def render(reports: Sequence[CascadeReport], source: str, *, markdown: bool = False) -> None:
     rows = rows_of(reports)
     con = out.console()
     note = ("PGR: gap recovered at the check's strong share; random's expected PGR equals the "
