@@ -91,7 +91,8 @@ def _parse(code: str) -> str | None:
 
 def asks_for_python(prompt: str) -> bool:
     """Whether the prompt asks for Python code ("Write a python function ...")."""
-    return bool(_ASKS_PYTHON.search(prompt[:20_000]))
+    head = prompt[:20_000]
+    return "python" in head.lower() and bool(_ASKS_PYTHON.search(head))
 
 
 def asks_for_code(prompt: str) -> bool:
