@@ -359,3 +359,14 @@ def test_hostile_answers_are_not_misjudged() -> None:
     assert "deeply" in (json_answer(says(HOSTILE["deep JSON array"]), ask("JSON")) or "")
     assert python_syntax(says(HOSTILE["deep Python"]), ask(WRITE)) is not None
     assert python_syntax(says(HOSTILE["big Python"]), ask(WRITE)) is None
+
+
+def test_the_request_reads_prompt_and_schema() -> None:
+    req = Request([SystemMessage("Be brief."), AIMessage("earlier"), HumanMessage("Who?")],
+                  {"response_format": RF})
+    assert req.prompt == "Be brief.\nWho?"  # the instructions, not earlier answers
+    assert req.schema == SCHEMA
+    assert Request(options={"response_format": {"type": "json_object"}}).schema == {
+        "type": "object"}
+    assert Request(options={"response_format": {"type": "text"}}).schema is None
+    assert Request().prompt == "" and Request().schema is None
