@@ -25,7 +25,7 @@ from langchain_core.utils import secret_from_env
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
-from langchain_costrouter.cascade import Check
+from langchain_costrouter.cascade import Check, as_check
 from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.models.catalog import Catalog, explain_validation
 from langchain_costrouter.models.pool import ModelPool
@@ -353,7 +353,7 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        run = self._start(messages, stop, kwargs)
+        run = self._start(messages, stop, kwargs, as_check(self.cascade, kwargs, messages))
         try:
             for t in run.tries():
                 with t:
@@ -369,7 +369,7 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        run = self._start(messages, stop, kwargs)
+        run = self._start(messages, stop, kwargs, as_check(self.cascade, kwargs, messages))
         try:
             async for t in run.atries():
                 async with t:

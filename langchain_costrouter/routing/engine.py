@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 
-from langchain_costrouter.cascade import Check, as_check
+from langchain_costrouter.cascade import Check
 from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.models.pool import ModelPool
 from langchain_costrouter.resilience.breaker import Breakers
@@ -51,14 +51,12 @@ class Engine:
     sleep: Callable[[float], object] = time.sleep
     asleep: Callable[[float], Awaitable[object]] = asyncio.sleep
 
-    def start(self, plan: RoutePlan, kwargs: Mapping[str, Any],
-              stop: list[str] | None) -> CallRun:
+    def start(self, plan: RoutePlan, kwargs: Mapping[str, Any], stop: list[str] | None,
+              check: Callable[[Any], str | None] | None = None) -> CallRun:
+        """A run for one call; ``check`` is the cascade's check of an answer (invoke only)."""
         from langchain_costrouter.routing.run import CallRun
 
-        return CallRun(self, plan, kwargs, stop)
-
-    def check_for(self, kwargs: Mapping[str, Any]) -> Check | None:
-        return None if self.cascade is None else as_check(self.cascade, kwargs)
+        return CallRun(self, plan, kwargs, stop, check)
 
     def priority_of(self, kwargs: Mapping[str, Any]) -> int:
         value = kwargs.get("priority")

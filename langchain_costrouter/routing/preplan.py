@@ -148,14 +148,16 @@ class PlanFirst:
                 await gen.aclose()
 
     def _start(
-        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any],
+        check: Any = None,
     ) -> CallRun:
         planned = _PLANNED.get()
         if planned is not None and planned[0] == _fingerprint(self, messages):
             if isinstance(planned[1], Exception):
                 raise planned[1]  # planning failed before the run: raised inside it, traced
-            return self._rt.engine.start(planned[1], kwargs, stop)
-        return self._rt.engine.start(self.plan(messages, stop=stop, **kwargs), kwargs, stop)
+            return self._rt.engine.start(planned[1], kwargs, stop, check)
+        return self._rt.engine.start(self.plan(messages, stop=stop, **kwargs), kwargs, stop,
+                                     check)
 
     def _astream(
         self,

@@ -64,12 +64,12 @@ class CallRun:
                  "transitions")
 
     def __init__(self, engine: Engine, plan: RoutePlan, kwargs: Mapping[str, Any],
-                 stop: list[str] | None) -> None:
+                 stop: list[str] | None, check: Callable[[Any], str | None] | None) -> None:
         self.engine = engine
         self.plan = plan
         self.kwargs = kwargs
         self.stop = stop or engine.stop
-        self.check = engine.check_for(kwargs)
+        self.check = check
         self.priority = engine.priority_of(kwargs)
         self.clock: Callable[[], float] = engine.clock
         self.started = self.clock()
