@@ -139,17 +139,19 @@ def pure_overhead(rounds: int = 7, calls: int = 300) -> dict[str, float]:
     })
     router = ChatCostRouter(catalog=catalog)
 
+    # CPU time of this process, not wall time: on a shared machine other jobs' time slices
+    # would otherwise land in whichever block they interrupt (no I/O here, so CPU = cost).
     def sync_block(client: Any) -> float:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for _ in range(calls):
             client.invoke(PROMPT)
-        return (time.perf_counter() - t0) / calls
+        return (time.process_time() - t0) / calls
 
     async def async_block(client: Any) -> float:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for _ in range(calls):
             await client.ainvoke(PROMPT)
-        return (time.perf_counter() - t0) / calls
+        return (time.process_time() - t0) / calls
 
     out: dict[str, float] = {}
     for mode in ("sync", "async"):
@@ -216,7 +218,8 @@ def build_local() -> ChatCostRouter:
 
 
 def _print_local(pu: dict[str, float], dc: dict[str, float]) -> None:
-    print("router's own cost, no I/O (function-backed model, median of 7 blocks of 300): "
+    print("router's own cost, no I/O (function-backed model, CPU time, median of 7 blocks of "
+          "300): "
           f"sync {pu['sync_bare_us']:.0f} -> {pu['sync_router_us']:.0f} us "
           f"(+{pu['sync_overhead_us']:.0f} us), async {pu['async_bare_us']:.0f} -> "
           f"{pu['async_router_us']:.0f} us (+{pu['async_overhead_us']:.0f} us)")
