@@ -133,28 +133,33 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
     _rt: _Runtime = PrivateAttr()
 
     @property
+    def _r(self) -> _Runtime:
+        """``_rt`` read straight from pydantic's private dict (its ``__getattr__`` is slow)."""
+        return self.__pydantic_private__["_rt"]  # type: ignore[index,no-any-return]
+
+    @property
     def _catalog(self) -> Catalog:
-        return self._rt.catalog
+        return self._r.catalog
 
     @property
     def _engine(self) -> Engine:
-        return self._rt.engine
+        return self._r.engine
 
     @property
     def _breakers(self) -> Breakers | None:
-        return self._rt.engine.breakers
+        return self._r.engine.breakers
 
     @property
     def _pool(self) -> ModelPool:
-        return self._rt.engine.pool
+        return self._r.engine.pool
 
     @property
     def _scorer(self) -> Scorer:
-        return self._rt.scorer
+        return self._r.scorer
 
     @property
     def _thresholds(self) -> Thresholds:
-        return self._rt.thresholds
+        return self._r.thresholds
 
     def __init__(self, **kwargs: Any) -> None:
         refuse_unknown(type(self), kwargs)
@@ -215,8 +220,8 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
         # built once (see model_post_init).
         return {
             "model": self.model,
-            **self._rt.catalog_params,
-            "thresholds": list(self._rt.thresholds.cuts),
+            **self._r.catalog_params,
+            "thresholds": list(self._r.thresholds.cuts),
             "max_cost": str(self.max_cost) if self.max_cost is not None else None,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
@@ -231,7 +236,7 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         """Tracing sees the provider and model of the model that serves the call."""
         route = kwargs.get("costrouter_route") or kwargs.get("model")
-        spec = self._rt.catalog.models.get(route) if isinstance(route, str) else None
+        spec = self._r.catalog.models.get(route) if isinstance(route, str) else None
         params = LangSmithParams(
             ls_provider=spec.provider if spec else "costrouter",
             ls_model_name=spec.model if spec else str(route or self.model),
@@ -269,7 +274,7 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
         why = kwargs.get("route_reason")
         if why is not None and why not in REASONS:
             raise ConfigError(f"route_reason must be one of {', '.join(REASONS)}, got {why!r}")
-        rt = self._rt
+        rt = self._r
         tools = kwargs.get("tools")
         score = score_request(
             self._scorer, messages, tools=tools, response_format=kwargs.get("response_format")

@@ -28,6 +28,8 @@ ROUTING_KWARGS: frozenset[str] = frozenset(
 def merged(configurable: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """``kwargs`` plus the overrides given through ``configurable`` (kwargs win)."""
     out = dict(kwargs)
+    if not configurable:
+        return out
     for key, kw in CONFIGURABLE.items():
         value = (configurable or {}).get(key)
         if value is not None and out.get(kw) is None:

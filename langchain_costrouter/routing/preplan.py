@@ -155,8 +155,8 @@ class PlanFirst:
         if planned is not None and planned[0] == _fingerprint(self, messages):
             if isinstance(planned[1], Exception):
                 raise planned[1]  # planning failed before the run: raised inside it, traced
-            return self._rt.engine.start(planned[1], kwargs, stop, check)
-        return self._rt.engine.start(self.plan(messages, stop=stop, **kwargs), kwargs, stop,
+            return self._r.engine.start(planned[1], kwargs, stop, check)
+        return self._r.engine.start(self.plan(messages, stop=stop, **kwargs), kwargs, stop,
                                      check)
 
     def _astream(

@@ -19,6 +19,8 @@ TOOL_CHOICE_WORDS = frozenset({"auto", "none", "required", "any"})
 
 def check_call_args(stop: Any, kwargs: Mapping[str, Any]) -> None:
     """Raise ``ConfigError`` for the first bad call argument, naming it and its value."""
+    if stop is None and not kwargs:
+        return
     if stop is not None:
         _check_stop(stop)
     if "max_tokens" in kwargs and kwargs["max_tokens"] is not None:
