@@ -36,8 +36,14 @@ from langchain_costrouter.resilience.concurrency import ConcurrencyLimiter
 from langchain_costrouter.resilience.failures import Classify
 from langchain_costrouter.resilience.failures import classify as classify_failure
 from langchain_costrouter.resilience.retry import RetryPolicy
-from langchain_costrouter.routing.config import build_catalog, parse_ceiling, refuse_unknown, settle
-from langchain_costrouter.routing.engine import Engine
+from langchain_costrouter.routing.config import (
+    build_catalog,
+    check_names,
+    parse_ceiling,
+    refuse_unknown,
+    settle,
+)
+from langchain_costrouter.routing.engine import Engine, Runtime
 from langchain_costrouter.routing.events import aemit_transitions, emit_transitions
 from langchain_costrouter.routing.levels import Level
 from langchain_costrouter.routing.metadata import METADATA_KEY, REASONS
@@ -130,10 +136,10 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
 
     # Everything built at construction lives in one plain object: a pydantic private attribute
     # costs a __getattr__ round trip per access, and the hot path reads these on every call.
-    _rt: _Runtime = PrivateAttr()
+    _rt: Runtime = PrivateAttr()
 
     @property
-    def _r(self) -> _Runtime:
+    def _r(self) -> Runtime:
         """``_rt`` read straight from pydantic's private dict (its ``__getattr__`` is slow)."""
         return self.__pydantic_private__["_rt"]  # type: ignore[index,no-any-return]
 
@@ -191,7 +197,7 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
             deadline_s=retry.deadline_s, limiter=self.limiter, cascade=self.cascade,
             temperature=self.temperature, max_tokens=self.max_tokens, stop=self.stop,
             clock=retry.clock, sleep=retry.sleep, asleep=retry.asleep)
-        self._rt = _Runtime(cat, scorer, thresholds, engine, catalog_params)
+        self._rt = Runtime(cat, scorer, thresholds, engine, catalog_params)
 
     def with_budget(
         self, budgets: Sequence[Any] | None = None, **kwargs: Any
@@ -225,7 +231,7 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
             "max_cost": str(self.max_cost) if self.max_cost is not None else None,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
-            **({"cascade": _check_names(self.cascade)} if self.cascade is not None else {}),
+            **({"cascade": check_names(self.cascade)} if self.cascade is not None else {}),
         }
 
     @property
@@ -420,20 +426,6 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
             await aemit_transitions(run.transitions, run_manager)
 
 
-class _Runtime:
-    """What a router builds once: its catalog, scorer, thresholds and call engine."""
-
-    __slots__ = ("catalog", "catalog_params", "engine", "scorer", "thresholds")
-
-    def __init__(self, catalog: Catalog, scorer: Scorer, thresholds: Thresholds, engine: Engine,
-                 catalog_params: dict[str, Any]) -> None:
-        self.catalog = catalog
-        self.scorer = scorer
-        self.thresholds = thresholds
-        self.engine = engine
-        self.catalog_params = catalog_params
-
-
 def _is_messages(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(m, BaseMessage) for m in value)
 
@@ -441,8 +433,3 @@ def _is_messages(value: Any) -> bool:
 def _wants_json_schema(kwargs: Mapping[str, Any]) -> bool:
     rf = kwargs.get("response_format")
     return isinstance(rf, dict) and rf.get("type") == "json_schema"
-
-
-def _check_names(cascade: Check | Sequence[Check]) -> list[str]:
-    checks = [cascade] if callable(cascade) else list(cascade)
-    return [getattr(c, "__name__", type(c).__name__) for c in checks]

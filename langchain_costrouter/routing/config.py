@@ -7,12 +7,13 @@ Conflicting arguments are a ``ConfigError`` naming both; an unknown argument is 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from langchain_costrouter.cascade import Check
 from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.models.catalog import Catalog
 from langchain_costrouter.pricing.resolver import default_pricer
@@ -137,3 +138,8 @@ def refuse_unknown(cls: type[BaseChatModel], kwargs: Mapping[str, Any]) -> None:
         hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     raise ConfigError(f"unknown ChatCostRouter argument{'s' if len(unknown) > 1 else ''}: "
                       + ", ".join(hints))
+
+
+def check_names(cascade: Check | Sequence[Check]) -> list[str]:
+    checks = [cascade] if callable(cascade) else list(cascade)
+    return [getattr(c, "__name__", type(c).__name__) for c in checks]

@@ -26,8 +26,10 @@ from langchain_costrouter.resilience.retry import RetryPolicy
 from langchain_costrouter.routing.overrides import ROUTING_KWARGS
 
 if TYPE_CHECKING:
+    from langchain_costrouter.models.catalog import Catalog
     from langchain_costrouter.routing.plan import RoutePlan
     from langchain_costrouter.routing.run import CallRun
+    from langchain_costrouter.routing.scorers import Scorer, Thresholds
 
 TOOL_KWARGS = ("tool_choice", "parallel_tool_calls", "strict")
 
@@ -87,3 +89,17 @@ class Engine:
             kw = {**getattr(bound, "kwargs", {}), **kw}
         kw["stop"] = stop
         return kw
+
+
+class Runtime:
+    """What a router builds once: its catalog, scorer, thresholds and call engine."""
+
+    __slots__ = ("catalog", "catalog_params", "engine", "scorer", "thresholds")
+
+    def __init__(self, catalog: Catalog, scorer: Scorer, thresholds: Thresholds, engine: Engine,
+                 catalog_params: dict[str, Any]) -> None:
+        self.catalog = catalog
+        self.scorer = scorer
+        self.thresholds = thresholds
+        self.engine = engine
+        self.catalog_params = catalog_params

@@ -42,8 +42,7 @@ from langchain_costrouter.resilience.failures import Action, Verdict, status_of
 from langchain_costrouter.resilience.retry import RetryState
 from langchain_costrouter.routing.attempt import Try
 from langchain_costrouter.routing.engine import Engine
-from langchain_costrouter.routing.events import event_dict
-from langchain_costrouter.routing.metadata import METADATA_KEY
+from langchain_costrouter.routing.metadata import METADATA_KEY, build_entry
 from langchain_costrouter.routing.plan import Candidate, RoutePlan, cost_key
 
 
@@ -342,48 +341,7 @@ class CallRun:
 
     def entry(self, cand: Candidate) -> dict[str, Any]:
         """``response_metadata["costrouter"]`` for an answer of ``cand``."""
-        plan, spec = self.plan, cand.spec
-        costs = [b.cost for _, b in self.billed]
-        cost = None if None in costs else sum(costs, Decimal(0))  # type: ignore[arg-type]
-        attempts = [a.as_dict() for a in self.attempts]
-        for i, b in self.billed:
-            attempts[i]["cost_usd"] = None if b.cost is None else str(b.cost)
-        over = (plan.ceiling is not None
-                and (cand.estimated_cost is None or cand.estimated_cost > plan.ceiling))
-        out = {
-            "level": plan.level.value,
-            "scored_level": plan.scored_level.value if plan.scored_level else None,
-            "served_level": cand.level.value,
-            "reason": self._reason(cand),
-            "tier": cand.name,
-            "model_name": spec.model,
-            "provider": spec.provider,
-            "score": plan.score,
-            "estimated_cost_usd": None if cand.estimated_cost is None
-            else str(cand.estimated_cost),
-            "cost_usd": None if cost is None else str(cost),
-            "currency": "USD",
-            "price_source": spec.prices.source if spec.prices else None,
-            "usage_estimated": any(b.estimated for _, b in self.billed),
-            "attempts": attempts,
-            "breaker_events": [event_dict(e) for e in self.transitions],
-        }
-        if over:
-            out["over_ceiling"] = True
-        return out
-
-    def _reason(self, cand: Candidate) -> str | None:
-        """Why ``cand`` serves rather than the scored level's first choice (or ``None``)."""
-        plan = self.plan
-        if plan.route_reason is not None:  # the caller said (the budget guard's downgrade)
-            return plan.route_reason
-        if any(a.status == "rejected" for a in self.attempts):
-            return "cascade_escalation"
-        if cand.name != plan.tier:
-            return "fallback"
-        if plan.reason is not None:  # ceiling or missing capability, decided at planning
-            return plan.reason
-        return "pinned" if plan.pinned else None
+        return build_entry(self, cand)
 
     def all_failed(self) -> AllModelsFailedError:
         errors: list[Exception] = list(self.errors)
