@@ -164,7 +164,8 @@ def test_sqlite_keeps_every_committed_record_after_kill_9(tmp_path: Path) -> Non
     run_ids = {r.run_id for r in ledger.usage_rows(limit=10**6)}
     assert {f"run-{i}" for i in range(committed + 1)} <= run_ids
     assert ledger.tally("k", 0, now=1.0).used >= committed + 1
-    assert ledger.migrations() == ["0001_buckets_and_reservations", "0002_usage_records"]
+    assert ledger.migrations() == ["0001_buckets_and_reservations", "0002_usage_records",
+                                   "0003_settled_ids_and_output_lengths"]
     ledger.close()
 
 
