@@ -131,7 +131,13 @@ def proof_worker(
             with track_costs() as cb:
                 asyncio.run(run())
             server_usd = Decimal(0)
-            for model, st in srv.stats().items():
+            stats = srv.stats()
+            for _ in range(500):  # the server counts a request just after answering it
+                if all(st["in_flight"] == 0 for st in stats.values()):
+                    break
+                time.sleep(0.01)
+                stats = srv.stats()
+            for model, st in stats.items():
                 spec = next(s for s in catalog.models.values() if model in (s.model, s.name))
                 assert spec.prices is not None
                 server_usd += (st["prompt_tokens"] * spec.prices.input
