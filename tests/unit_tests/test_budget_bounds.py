@@ -137,7 +137,7 @@ def test_streams_are_bounded_and_settled_from_their_usage() -> None:
     r = router(spec("only", "1", "4"))
     g = guard(Budget.usd("0.001", per="day"), prompt_margin=0)
     chunks = list(g.wrap(r).stream("hello"))
-    um = [c.usage_metadata for c in chunks if c.usage_metadata][0]
+    um = next(c.usage_metadata for c in chunks if c.usage_metadata)
     assert um["output_tokens"] == (1_000_000 - prompt() * 1000) // 4000
     meta = [c.response_metadata["costrouter_budget"] for c in chunks
             if "costrouter_budget" in c.response_metadata]
