@@ -305,7 +305,12 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
                 charges = self._charges(scopes, out.amounts, now)
                 if not reserve:
                     return Ticket(None, charges, out.option, scopes, out.bound)
-                grant = self.ledger.reserve(rid, charges, now=now, ttl=self.reservation_ttl)
+                try:
+                    grant = self.ledger.reserve(rid, charges, now=now, ttl=self.reservation_ttl)
+                except LedgerUnavailableError:
+                    # The script may still run once the ledger is back: take it back then.
+                    self._settlements.later("release", rid)
+                    raise
                 if grant.granted:
                     return Ticket(rid, charges, out.option, scopes, out.bound)
                 tallies = grant.tallies  # another call took the room first: decide again
@@ -416,7 +421,11 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
 
     def flush(self) -> int:
         """Replay settlements the ledger could not take earlier; returns how many are left."""
-        return self._settlements.flush(self.clock())
+        try:
+            self._settlements.flush(self.clock())
+        except LedgerUnavailableError:
+            pass
+        return len(self._settlements)
 
     # -- status ----------------------------------------------------------------------------
 

@@ -6,8 +6,9 @@ no two processes can both take the last of a budget. Keys (``prefix`` defaults t
 ``rz`` orders reservations by expiry, ``usage`` lists usage rows as JSON.
 
 A dead or unreachable Redis raises :class:`LedgerUnavailableError` within the socket timeouts
-(0.5 s by default), never a hang: redis-py's default retries are switched off. What the guard
-does then is its ``on_ledger_error`` setting (fail-closed by default).
+(0.4 s by default, so a guard refuses within 0.5 s), never a hang: redis-py's default retries
+are switched off. What the guard does then is its ``on_ledger_error`` setting (fail-closed by
+default).
 
 Reads (``tally``) are read-only scripts. Old buckets are pruned by writers only, below each
 charge's ``prune_before`` (a window plus three days before the writer's window start), so a host
@@ -190,7 +191,7 @@ class RedisLedger(Ledger):
         url: str = "redis://127.0.0.1:6379/0",
         *,
         prefix: str = "costrouter:",
-        socket_timeout: float = 0.5,
+        socket_timeout: float = 0.4,
         client: redis.Redis | None = None,
         store_prompts: bool = False,
         max_usage_rows: int = 100_000,

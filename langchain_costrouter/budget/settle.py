@@ -93,11 +93,15 @@ class Settlements:
         if len(real) == 1 and not ticket.option.quote.summed:
             self.guard.history.observe(model, out, now=self.guard.clock())
 
+    def later(self, op: str, rid: str, charges: tuple[Charge, ...] = ()) -> None:
+        """Queue a ledger operation to replay once the ledger answers again."""
+        with self._lock:
+            self._outbox.append((op, rid, charges))
+
     def _failed(self, op: str, ticket: Ticket, charges: tuple[Charge, ...],
                 e: LedgerUnavailableError) -> None:
         assert ticket.id is not None
-        with self._lock:
-            self._outbox.append((op, ticket.id, charges))
+        self.later(op, ticket.id, charges)
         warnings.warn(
             f"could not {op} a budget reservation now ({e}); it is replayed on the next "
             "ledger call", _ledger_warning(), stacklevel=4,
