@@ -32,6 +32,7 @@ charged twice), and until then the reservation holds the bound, or expires after
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 import warnings
@@ -421,10 +422,8 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
 
     def flush(self) -> int:
         """Replay settlements the ledger could not take earlier; returns how many are left."""
-        try:
+        with contextlib.suppress(LedgerUnavailableError):  # still down: kept for later
             self._settlements.flush(self.clock())
-        except LedgerUnavailableError:
-            pass
         return len(self._settlements)
 
     # -- status ----------------------------------------------------------------------------
