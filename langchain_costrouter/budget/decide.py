@@ -18,7 +18,11 @@ from langchain_costrouter.budget.bounds import Bound, Quote, choose_bound, max_o
 from langchain_costrouter.budget.budgets import Budget
 from langchain_costrouter.budget.ledger import Tally
 from langchain_costrouter.budget.status import in_unit
-from langchain_costrouter.exceptions import BudgetExceededError, BudgetUnpricedError
+from langchain_costrouter.exceptions import (
+    BudgetBusyError,
+    BudgetExceededError,
+    BudgetUnpricedError,
+)
 
 
 @dataclass(frozen=True)
@@ -158,3 +162,31 @@ def _refusal(
 
 def scope_labels(budgets: Sequence[Budget], scopes: Mapping[str, str]) -> list[str]:
     return [f"{b.scope}:{scopes[b.scope]}" if b.scope != "global" else "global" for b in budgets]
+
+
+def busy_error(rules: Rules, busy: Busy, waited_s: float) -> BudgetBusyError:
+    """The error of a call whose room stayed held by calls in flight for ``settle_timeout``."""
+    rows = zip(rules.budgets, rules.limits, busy.amounts, busy.tallies, rules.labels,
+               strict=True)
+    for b, lim, a, t, label in rows:
+        if a > 0 and t.used + a > lim:
+            return BudgetBusyError(
+                budget=b.name, scope=label, unit=b.unit, limit=in_unit(b, lim),
+                spent=in_unit(b, t.spent), reserved=in_unit(b, t.reserved),
+                requested=in_unit(b, a), waited_s=waited_s,
+            )
+    b = rules.budgets[0]
+    return BudgetBusyError(budget=b.name, scope=rules.labels[0], unit=b.unit,
+                           limit=in_unit(b, rules.limits[0]), spent=0, reserved=0,
+                           requested=0, waited_s=waited_s)
+
+
+def explained(out: Refusal, wait_timeout: float) -> BudgetExceededError:
+    """A refusal in ``wait`` mode whose reset is too far: the error says so and when."""
+    e = out.error
+    reset = e.resets_at.isoformat() if e.resets_at else "never"
+    return BudgetExceededError(
+        budget=e.budget, scope=e.scope, unit=e.unit, limit=e.limit, used=e.used,
+        reserved=e.reserved, requested=e.requested, resets_at=e.resets_at,
+        note=f"not waiting: the window resets at {reset}, beyond wait_timeout={wait_timeout:g} s",
+    )

@@ -37,7 +37,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
@@ -45,25 +45,27 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializa
 from langchain_core.runnables.config import ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from langchain_costrouter.budget.bounds import Bound, Quote
+from langchain_costrouter.budget.bounds import Bound
 from langchain_costrouter.budget.budgets import Budget, scopes_of
-from langchain_costrouter.budget.decide import Busy, Go, Refusal, Rules, decide, scope_labels
-from langchain_costrouter.budget.estimate import (
-    Estimate,
-    is_router,
-    router_names,
-    router_overrides,
-    to_messages,
+from langchain_costrouter.budget.decide import (
+    Busy,
+    Go,
+    Refusal,
+    Rules,
+    busy_error,
+    decide,
+    explained,
+    scope_labels,
 )
+from langchain_costrouter.budget.estimate import to_messages
 from langchain_costrouter.budget.history import OutputHistory
 from langchain_costrouter.budget.ledger import Charge, InMemoryLedger, Ledger, Tally
+from langchain_costrouter.budget.options import Option, build_options
+from langchain_costrouter.budget.queue import Waiter as _Waiter
 from langchain_costrouter.budget.queue import WaitQueue
-from langchain_costrouter.budget.quotes import find_model, model_quote, router_quote
 from langchain_costrouter.budget.settle import Settlements
 from langchain_costrouter.budget.status import BudgetStatus, budget_status, window_status
 from langchain_costrouter.exceptions import (
-    BudgetBusyError,
-    BudgetExceededError,
     ConfigError,
     LedgerUnavailableError,
 )
@@ -75,18 +77,6 @@ OnLedgerError = Literal["fail_closed", "fail_open"]
 
 class BudgetLedgerWarning(UserWarning):
     """The ledger failed and the guard let a call through untracked (or could not settle it)."""
-
-
-@dataclass(frozen=True)
-class Option:
-    """One way to serve the call: the requested model, or a cheaper one in downgrade mode."""
-
-    estimate: Estimate
-    quote: Quote
-    pin: str | None = None
-    """Router catalog name to pin (sent as ``configurable["costrouter_model"]``)."""
-    model: Runnable[Any, Any] | None = None
-    """A substitute model (downgrade of a plain chat model)."""
 
 
 @dataclass(frozen=True)
@@ -203,58 +193,8 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
         downgrade_to: Sequence[Runnable[Any, Any]] = (),
     ) -> list[Option]:
         """The requested model first, then (downgrade mode) the alternatives, cheapest first."""
-        inner, bound = find_model(model) if model is not None else (None, {})
-        kw = {**bound, **(kwargs or {})}
-        if tools is None:  # tools bound with bind_tools count in the prompt and need tool calling
-            tools = kw.get("tools")
-        alts: list[Option] = []
-        if inner is not None and is_router(inner):
-            ov = router_overrides(configurable, kw)
-            if kw.get("max_tokens") is None and getattr(inner, "max_tokens", None):
-                ov["max_tokens"] = inner.max_tokens
-            prior = int(getattr(inner, "default_output_tokens", self.expected_output_tokens))
-            first = self._router_option(inner, messages, tools, ov, prior)
-            if self.on_exceeded == "downgrade":
-                pinned = {k: v for k, v in ov.items() if k != "max_cost"}
-                for name in router_names(inner):
-                    if name == first.quote.primary.name:
-                        continue
-                    try:
-                        opt = self._router_option(
-                            inner, messages, tools, {**pinned, "model": name}, prior, pin=name
-                        )
-                    except Exception:  # the model cannot take this call (window, tools ...)
-                        continue
-                    alts.append(opt)
-        else:
-            first = self._model_option(inner, messages, kw, tools)
-            if self.on_exceeded == "downgrade":
-                for m in downgrade_to:
-                    m_inner, m_kw = find_model(m)
-                    alts.append(self._model_option(m_inner, messages, m_kw, tools, model=m))
-        alts.sort(key=lambda o: (o.estimate.cost is None, o.estimate.cost or 0))
-        return [first, *alts]
-
-    def _expect(self, quote: Quote, prior: int) -> Quote:
-        exp = self._history.expected(quote.primary.name, prior)
-        return replace(quote, expected=max(1, min(exp, quote.cap)))
-
-    def _router_option(
-        self, router: Any, messages: list[BaseMessage], tools: Any, ov: dict[str, Any],
-        prior: int, pin: str | None = None,
-    ) -> Option:
-        quote, est = router_quote(router, messages, tools, ov, expected=prior, pinned=bool(pin))
-        return Option(est, self._expect(quote, prior), pin=pin)
-
-    def _model_option(
-        self, chat: Any, messages: list[BaseMessage], kw: Mapping[str, Any], tools: Any,
-        **extra: Any,
-    ) -> Option:
-        quote, est = model_quote(
-            chat, messages, kw, tools, default_cap=self.default_max_tokens,
-            expected=self.expected_output_tokens, prices=self.prices,
-        )
-        return Option(est, self._expect(quote, self.expected_output_tokens), **extra)
+        return build_options(self, model, messages, configurable=configurable, kwargs=kwargs,
+                             tools=tools, downgrade_to=downgrade_to)
 
     # -- reserving -------------------------------------------------------------------------
 
@@ -328,7 +268,7 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
         now = self.clock()
         if w.entry is not None and not self._queue.is_head(w.key, w.entry):
             if now - w.start > self.settle_timeout and w.busy is not None:
-                raise self._busy_error(w, now)
+                raise busy_error(self._rules(w.scopes), w.busy, now - w.start)
             return self.poll_interval
         arriving = w.entry is None and self._queue.busy(w.key)
         out = self._try(w.options, w.scopes, w.rid, now, reserve=not arriving)
@@ -338,32 +278,15 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
             if self.on_exceeded != "wait" or out.wake is None:
                 raise out.error
             if out.wake - w.start > self.wait_timeout:
-                raise _explained(out, self.wait_timeout)
+                raise explained(out, self.wait_timeout)
             w.join(self._queue, w.priority)
             return max(out.wake - now, self.poll_interval)
         if isinstance(out, Busy):
             w.busy = out
             if now - w.start >= self.settle_timeout:
-                raise self._busy_error(w, now)
+                raise busy_error(self._rules(w.scopes), w.busy, now - w.start)
         w.join(self._queue, w.priority)
         return self.poll_interval
-
-    def _busy_error(self, w: _Waiter, now: float) -> BudgetBusyError:
-        assert w.busy is not None
-        rules = self._rules(w.scopes)
-        from langchain_costrouter.budget.status import in_unit
-
-        for b, lim, a, t, label in zip(self.budgets, rules.limits, w.busy.amounts,
-                                       w.busy.tallies, rules.labels, strict=True):
-            if a > 0 and t.used + a > lim:
-                return BudgetBusyError(
-                    budget=b.name, scope=label, unit=b.unit, limit=in_unit(b, lim),
-                    spent=in_unit(b, t.spent), reserved=in_unit(b, t.reserved),
-                    requested=in_unit(b, a), waited_s=now - w.start,
-                )
-        b = self.budgets[0]
-        return BudgetBusyError(budget=b.name, scope=rules.labels[0], unit=b.unit, limit=0,
-                               spent=0, reserved=0, requested=0, waited_s=now - w.start)
 
     def _waiter(
         self, options: Sequence[Option], metadata: Mapping[str, Any] | None, priority: int
@@ -478,37 +401,6 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
         from langchain_costrouter.budget.wrapped import BudgetedModel
 
         return BudgetedModel(guard=self, model=model, downgrade_to=list(downgrade_to))
-
-
-@dataclass
-class _Waiter:
-    options: Sequence[Option]
-    scopes: Mapping[str, str]
-    key: tuple[str, ...]
-    rid: str
-    start: float
-    priority: int
-    entry: tuple[int, int] | None = None
-    busy: Busy | None = None
-
-    def join(self, queue: WaitQueue, priority: int) -> None:
-        if self.entry is None:
-            self.entry = queue.enter(self.key, priority)
-
-    def leave(self, queue: WaitQueue) -> None:
-        if self.entry is not None:
-            queue.leave(self.key, self.entry)
-            self.entry = None
-
-
-def _explained(out: Refusal, wait_timeout: float) -> BudgetExceededError:
-    e = out.error
-    reset = e.resets_at.isoformat() if e.resets_at else "never"
-    return BudgetExceededError(
-        budget=e.budget, scope=e.scope, unit=e.unit, limit=e.limit, used=e.used,
-        reserved=e.reserved, requested=e.requested, resets_at=e.resets_at,
-        note=f"not waiting: the window resets at {reset}, beyond wait_timeout={wait_timeout:g} s",
-    )
 
 
 def with_budget(

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 
 class WaitQueue:
@@ -56,3 +58,27 @@ class WaitQueue:
                 q.remove(entry)
             if not q:
                 self._waiting.pop(key, None)
+
+
+@dataclass
+class Waiter:
+    """One call trying to reserve: its options, scopes, queue key and place in the queue."""
+
+    options: Sequence[Any]
+    scopes: Mapping[str, str]
+    key: tuple[str, ...]
+    rid: str
+    start: float
+    priority: int
+    entry: tuple[int, int] | None = None
+    busy: Any = None
+    """The last :class:`~.decide.Busy` outcome (for the error after ``settle_timeout``)."""
+
+    def join(self, queue: WaitQueue, priority: int) -> None:
+        if self.entry is None:
+            self.entry = queue.enter(self.key, priority)
+
+    def leave(self, queue: WaitQueue) -> None:
+        if self.entry is not None:
+            queue.leave(self.key, self.entry)
+            self.entry = None
