@@ -259,7 +259,8 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
         except LedgerUnavailableError as e:
             self._ledger_failed(e)
             out = decide(rules, options, [Tally(0)] * len(self.budgets), now)
-            assert isinstance(out, Go)
+            if not isinstance(out, Go):  # larger than a whole budget: refuse even untracked
+                raise out.error if isinstance(out, Refusal) else e from None
             return Ticket(None, self._charges(scopes, out.amounts, now), out.option, scopes,
                           out.bound)
 

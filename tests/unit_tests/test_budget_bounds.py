@@ -312,3 +312,38 @@ def test_an_empty_sqlite_path_is_a_config_error() -> None:
     for path in ("", "  "):
         with pytest.raises(ConfigError, match="file path"):
             SQLiteLedger(path)
+
+
+def test_a_new_arrival_queues_behind_a_waiting_call_instead_of_jumping_ahead() -> None:
+    clock = Clock()
+    g = guard(Budget.tokens(10_000, per="day"), clock=clock)
+    key = ("global",)
+    ahead = g._queue.enter(key, priority=0)  # a call of this process already waiting
+    order: list[str] = []
+
+    def ahead_is_served() -> None:
+        if g._queue.is_head(key, ahead):
+            order.append("ahead")
+            g._queue.leave(key, ahead)
+
+    clock.on_sleep = ahead_is_served
+    m = FunctionChatModel(model_name="gpt-4.1-mini")
+    g.wrap(m).invoke("hello")
+    order.append("arrival")
+    assert order == ["ahead", "arrival"] and len(m.calls) == 1
+    assert g.status().waiters == 0
+
+
+def test_a_model_that_ignores_max_tokens_overshoots_by_one_call_at_most() -> None:
+    from langchain_costrouter.budget import BudgetOvershootWarning
+
+    def deaf(messages: list[BaseMessage], info: dict[str, Any]) -> str:
+        return " ".join(["the"] * 300)  # like llama.cpp with max_completion_tokens
+
+    g = guard(Budget.tokens(200, per="day"), prompt_margin=0)
+    model = g.wrap(FunctionChatModel(model_name="deaf-model", fn=deaf))
+    with pytest.warns(BudgetOvershootWarning, match="deaf-model"):
+        model.invoke("hello")
+    assert g.status().spent == prompt() + 300  # charged in full: one call's overshoot
+    with pytest.raises(BudgetExceededError):
+        model.invoke("hello")  # and no further call runs

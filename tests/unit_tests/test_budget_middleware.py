@@ -52,6 +52,8 @@ def test_agent_loop_charges_every_model_call_per_user() -> None:
     assert guard.status({"user": "dave"}).per_budget["tokens/day/user"].used == 0
     # The estimate counted the tool schema: the model saw it as a bound tool.
     assert model.calls[0]["tools"][0]["function"]["name"] == "add"
+    # Every model call of the loop was bounded through its model settings.
+    assert [c["max_tokens"] for c in model.calls] == [200, 200]
 
 
 async def test_async_agent_loop_and_refusal_stops_the_agent() -> None:
