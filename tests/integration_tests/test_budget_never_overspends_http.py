@@ -82,4 +82,5 @@ def test_four_processes_never_overspend_and_spend_90_percent_before_refusing(
         assert refusals, "the budget was never reached: the test proves nothing"
         assert min(refusals) >= Decimal("0.9") * limit
         for r in mine:  # the cost handler agrees with the server to the nano-dollar
-            assert usd_to_nano(r["handler_usd"]) == usd_to_nano(r["server_usd"]) > 0
+            assert usd_to_nano(r["handler_usd"]) == usd_to_nano(r["server_usd"])
+        assert real > 0  # (a process whose peers took the whole budget first has 0 = 0)
