@@ -347,3 +347,28 @@ def test_a_model_that_ignores_max_tokens_overshoots_by_one_call_at_most() -> Non
     assert g.status().spent == prompt() + 300  # charged in full: one call's overshoot
     with pytest.raises(BudgetExceededError):
         model.invoke("hello")  # and no further call runs
+
+
+def test_a_cascade_that_pays_for_every_answer_never_overspends() -> None:
+    def never_good(message: Any) -> str:
+        return "not good enough"
+
+    r = router(spec("cheap", "1", "4"), spec("dear", "10", "40"), cascade=never_good)
+    g = guard(Budget.usd("0.01", per="day"))
+    held: list[Decimal] = []
+    cheap = r.route_catalog["cheap"].chat_model
+    assert isinstance(cheap, FunctionChatModel)
+    answer = words(1800)
+    cheap.fn = lambda m, i: (held.append(g.status().reserved), answer(m, i))[1]  # type: ignore[assignment]
+    model = g.wrap(r)
+    model.invoke("hello", max_tokens=100)
+    n = prompt() + math.ceil(prompt() * 0.1)
+    # Both answers may be paid for: the reservation is their sum, not the dearer one.
+    assert held == [Decimal(n * 1 + 100 * 4 + n * 10 + 100 * 40) / 1_000_000]
+    paid = g.status().spent
+    with pytest.raises(BudgetExceededError):
+        for _ in range(20):
+            out = model.invoke("hello", max_tokens=100)
+            paid += Decimal(out.response_metadata["costrouter"]["cost_usd"])
+    assert paid > 0 and g.status().spent == paid <= Decimal("0.01")
+    assert len(held) >= 3  # several calls ran before the refusal
