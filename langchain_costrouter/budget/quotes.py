@@ -18,12 +18,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableBinding, RunnableParallel, RunnableSequence
 
 from langchain_costrouter.budget.bounds import Line, Quote
-from langchain_costrouter.budget.estimate import (
-    Estimate,
-    model_estimate,
-    model_name,
-    plan_estimate,
-)
+from langchain_costrouter.budget.estimate import Estimate, model_estimate, model_name
 
 CAP_KWARGS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 
@@ -101,7 +96,11 @@ def router_quote(
     first = cands[0].spec
     cap = min(int(ov.get("max_tokens") or first.max_output_tokens), first.max_output_tokens)
     summed = getattr(router, "cascade", None) is not None and len(lines) > 1
-    est = plan_estimate(router, messages, **ov)
+    est = Estimate(  # what plan_estimate() gives, without planning twice
+        model=cands[0].name, input_tokens=int(cands[0].input_tokens),
+        output_tokens=int(cands[0].output_tokens), cost=cands[0].estimated_cost,
+        prices=first.prices,
+    )
     return Quote(lines, cap, expected=min(expected, cap), summed=summed), est
 
 
