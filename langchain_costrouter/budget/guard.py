@@ -4,8 +4,9 @@ Three ways to use one guard (all share its budgets and ledger):
 
 * ``guard.wrap(model)`` / :func:`with_budget` - the accurate shape: bound, reserve, call the
   model, settle with the actual usage (refund or top-up), release on failure.
-* ``guard | model`` - a pass-through step. It sees only the input, so it charges the estimate
-  as final (no refund) and cannot bound the output; ``downgrade`` needs ``wrap``.
+* ``guard | model`` - a pass-through step. It sees only the input, so it charges the expected
+  answer (prompt plus the learned output length) as final and cannot bound the output;
+  ``downgrade`` needs ``wrap``.
 * :class:`~langchain_costrouter.budget.middleware.BudgetMiddleware` for ``create_agent``.
 
 **Never overspend.** Each call gets ``max_tokens`` = what the budgets' room allows at the
@@ -383,7 +384,7 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
         """Charge the estimated cost of ``input`` (as final) and pass it on unchanged."""
         config = ensure_config(config)
         ticket = self.acquire(self._passthrough_options(input, config), config.get("metadata"))
-        self.settle(ticket, None)
+        self.settle(ticket, None, messages=[_expected_answer(ticket)])
         return input
 
     async def ainvoke(
@@ -392,7 +393,7 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
         config = ensure_config(config)
         options = self._passthrough_options(input, config)
         ticket = await self.aacquire(options, config.get("metadata"))
-        await self.asettle(ticket, None)
+        await self.asettle(ticket, None, messages=[_expected_answer(ticket)])
         return input
 
     def wrap(
@@ -402,6 +403,17 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
         from langchain_costrouter.budget.wrapped import BudgetedModel
 
         return BudgetedModel(guard=self, model=model, downgrade_to=list(downgrade_to))
+
+
+def _expected_answer(ticket: Ticket) -> Any:
+    """The pass-through form sees no answer: it charges the expected one (within the bound)."""
+    from langchain_core.messages import AIMessage
+
+    q = ticket.bound.quote if ticket.bound else ticket.option.quote
+    n_in = q.primary.input_tokens
+    n_out = min(q.expected, ticket.max_tokens if ticket.max_tokens is not None else q.expected)
+    return AIMessage("", usage_metadata={"input_tokens": n_in, "output_tokens": n_out,
+                                         "total_tokens": n_in + n_out})
 
 
 def with_budget(
