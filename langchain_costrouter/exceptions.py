@@ -87,6 +87,20 @@ def _env_name(name: str) -> str:
     return f"{REDACTED} (not an environment variable name)"
 
 
+class InvalidTextError(ConfigError):
+    """A prompt holds text that cannot be sent (a lone surrogate cannot be encoded as UTF-8)."""
+
+    def __init__(self, where: str, position: int, codepoint: int) -> None:
+        self.where = where
+        self.position = position
+        self.codepoint = codepoint
+        super().__init__(
+            f"{where} has a lone surrogate U+{codepoint:04X} at character {position}: it cannot "
+            "be encoded as UTF-8, so no provider can receive it. Fix the text where it was "
+            "decoded (e.g. bytes.decode('utf-8', errors='replace'))"
+        )
+
+
 class CostRouterError(_Scrubbed, Exception):
     """Base class of every run-time error of the package."""
 

@@ -224,11 +224,16 @@ def echoed_key(authorization: str) -> dict:
 
 
 def hostile_usage(usage: dict[str, Any], plan: FaultPlan) -> dict[str, Any]:
-    """A copy of OpenAI's ``usage`` object with ``plan.usage_value`` at ``plan.usage_field``."""
+    """A copy of OpenAI's ``usage`` object with ``plan.usage_value`` at ``plan.usage_field``
+    (and a ``total_tokens`` that agrees, when the lie is a number in a top-level count)."""
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in usage.items()}
     *parents, leaf = plan.usage_field.split(".")
     target = out
     for name in parents:
         target = target.setdefault(name, {})
     target[leaf] = plan.usage_value
+    p, c = out.get("prompt_tokens"), out.get("completion_tokens")
+    if plan.usage_field in ("prompt_tokens", "completion_tokens") and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in (p, c)):
+        out["total_tokens"] = p + c  # a consistent liar: the total agrees with the lie
     return out
