@@ -125,8 +125,8 @@ def sweep(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     tmp = tmp_path_factory.mktemp("sweep")
     out: dict[str, list[str]] = {k: [] for k in (
         "reprs", "router_reprs", "catalog_reprs", "identifying_params", "exceptions",
-        "response_metadata", "logs", "cost_exports", "sqlite_ledger", "sqlite_breakers", "redis", "events", "warnings",
-        "cli_env_catalog", "cli_base_url")}
+        "response_metadata", "logs", "cost_exports", "sqlite_ledger", "sqlite_breakers",
+        "redis", "events", "warnings", "cli_env_catalog", "cli_base_url")}
     echo = ModelBehaviour(faults=FaultPlan(echo_key=1.0, echo_status=500))
     server = LocalServer(ServerConfig(latency_scale=0, models={
         "echo": echo, "echo2": echo, "good": ModelBehaviour()})).start()
