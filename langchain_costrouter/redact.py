@@ -107,15 +107,28 @@ def url_credentials(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(netloc=host)), userinfo
 
 
+# Substrings without which a pattern cannot match: checking them first (C-speed ``in``) keeps
+# a clean log line at ~2 us instead of ~25 us of regex scans (every log record is scrubbed).
+_VALUE_HINTS = ("sk-", "sk_", "pk-", "pk_", "rk-", "rk_", "xai", "gsk", "ghp", "gho", "hf-",
+                "hf_", "key-", "key_", "AIza", "earer", "EARER", "asic", "ASIC")
+_ASSIGNMENT_HINTS = ("key", "token", "secret", "passw")
+
+
 def scrub_text(text: str) -> str:
     """``text`` without credentials (see the module docstring)."""
     for secret in _known:
         if secret in text:
             text = text.replace(secret, REDACTED)
-    text = _URL_USERINFO.sub(lambda m: m.group("scheme") + REDACTED + "@", text)
-    text = _QUERY_CREDENTIAL.sub(lambda m: m.group("key") + REDACTED, text)
-    text = _ASSIGNMENT.sub(lambda m: m.group("key") + REDACTED, text)
-    return _SECRET_VALUE.sub(REDACTED, text)
+    if "@" in text:
+        text = _URL_USERINFO.sub(lambda m: m.group("scheme") + REDACTED + "@", text)
+    if "=" in text:
+        text = _QUERY_CREDENTIAL.sub(lambda m: m.group("key") + REDACTED, text)
+    lowered = text.lower()
+    if any(h in lowered for h in _ASSIGNMENT_HINTS):
+        text = _ASSIGNMENT.sub(lambda m: m.group("key") + REDACTED, text)
+    if any(h in text for h in _VALUE_HINTS):
+        text = _SECRET_VALUE.sub(REDACTED, text)
+    return text
 
 
 @lru_cache(maxsize=4096)

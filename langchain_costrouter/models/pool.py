@@ -50,9 +50,9 @@ def build_chat_model(
     spec: ModelSpec, api_key: SecretStr | None = None, timeout: float | None = None
 ) -> BaseChatModel:
     """The chat model for ``spec``; the key comes from ``api_key`` or the spec's env var."""
+    install_log_scrubbing()  # before the first HTTP client can log a request line
     if spec.chat_model is not None:
         return spec.chat_model
-    install_log_scrubbing()  # before the first HTTP client can log a request line
     base_url = check_base_url(spec.base_url, spec.name)
     from langchain_openai import ChatOpenAI
 
