@@ -14,7 +14,6 @@ the provider errors an :class:`AllModelsFailedError` carries are scrubbed in pla
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +21,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from langchain_costrouter.redact import REDACTED, register_secret, scrub_exception, scrub_text
+from langchain_costrouter.redact import (
+    REDACTED,
+    is_env_name,
+    register_secret,
+    scrub_exception,
+    scrub_text,
+)
 
 if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
     from exceptiongroup import ExceptionGroup
@@ -74,14 +79,10 @@ class MissingAPIKeyError(ConfigError):
         )
 
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-
-
 def _env_name(name: str) -> str:
     """``name`` if it looks like an environment variable name, else registered and redacted:
     a key pasted where its variable's name belongs must not be echoed."""
-    if isinstance(name, str) and _ENV_NAME.fullmatch(name) and not name.startswith(
-            ("sk_", "sk-")):
+    if is_env_name(name):
         return name
     register_secret(name)
     return f"{REDACTED} (not an environment variable name)"

@@ -83,6 +83,15 @@ def register_secret(value: Any) -> None:
         _known = tuple(sorted(set(_known) | new, key=len, reverse=True))
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+def is_env_name(name: object) -> bool:
+    """Whether ``name`` looks like an environment variable name (not a pasted key)."""
+    return (isinstance(name, str) and _ENV_NAME.fullmatch(name) is not None
+            and not name.startswith(("sk_", "sk-")))
+
+
 def register_env_secret(name: str | None) -> str | None:
     """The value of environment variable ``name`` (``None`` if unset), registered first."""
     if not name:

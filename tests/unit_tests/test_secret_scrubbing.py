@@ -181,3 +181,11 @@ def test_log_records_are_scrubbed_whoever_logs_them(caplog: pytest.LogCaptureFix
     assert key not in caplog.text
     assert all(key not in r.getMessage() for r in caplog.records)
     assert "provider said" in caplog.text  # the traceback is kept, without the key
+
+
+def test_env_names_are_told_from_pasted_keys() -> None:
+    from langchain_costrouter.redact import is_env_name
+
+    assert all(is_env_name(n) for n in ("OPENAI_API_KEY", "_X", "key1"))
+    assert not any(is_env_name(n) for n in ("sk-abc", "sk_live_abc", "a-b", "1ABC", "", None,
+                                            "with space", "x" * 200))
