@@ -134,9 +134,10 @@ def sweep(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     os.environ[ENV_VAR] = KEYS["env"]
     collect = Collect()
     root = logging.getLogger()
-    old_levels = {n: logging.getLogger(n).level for n in ("", "httpx", "httpcore", "openai")}
+    old_levels = {n: logging.getLogger(n).level
+                  for n in ("", "httpx", "httpcore", "httpx2", "httpcore2", "openai")}
     root.addHandler(collect)
-    for n in (*old_levels, "httpx2", "httpcore2"):
+    for n in old_levels:
         logging.getLogger(n).setLevel(logging.DEBUG)
     handler = CostTrackingCallbackHandler()
     cfg = {"callbacks": [handler], "metadata": {"user": "ann"}}
