@@ -52,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def _tokens(flag: str, positive: bool = False) -> Any:
     def parse(text: str) -> int:
-        n = parse_tokens(text, flag)
+        n = parse_tokens(text, "token count")
         if positive and n <= 0:
             raise ConfigError(f"{flag}: must be > 0, got {text!r}")
         return n
