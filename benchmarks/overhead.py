@@ -26,7 +26,7 @@ from langchain_costrouter import Catalog, ChatCostRouter
 from langchain_costrouter.pricing.tokens import count_text
 from langchain_costrouter.routing.scorers import _cached_score
 
-MODEL = "gpt-5.4-mini"
+MODEL = "gpt-4.1-mini"
 PROMPT = "Classify the sentiment of this review as positive or negative: the battery lasts ages."
 
 
@@ -34,11 +34,14 @@ def build(base_url: str) -> tuple[ChatOpenAI, ChatCostRouter]:
     # configured exactly like the router's catalog-built model (timeout = the spec's timeout_s)
     bare = ChatOpenAI(model=MODEL, base_url=base_url, api_key="test", max_retries=0,
                       stream_usage=True, max_tokens=16, timeout=60.0)
-    # Every level may use gpt-5.4-mini or gpt-5.4: the router does all its routing work and
+    # Every level may use gpt-4.1-mini or gpt-4.1: the router does all its routing work and
     # picks the cheaper, the same model as the bare client.
-    catalog = Catalog.default().served_by(base_url).with_overrides(
-        {"levels": {lv: ["gpt-5.4", MODEL] for lv in ("trivial", "standard", "complex",
-                                                      "expert")}})
+    # (Both are added as entries, priced by genai-prices: the default catalog has newer models.)
+    catalog = Catalog.default().with_overrides({
+        "models": {m: {"provider": "openai", "model": m, "base_url": base_url}
+                   for m in ("gpt-4.1", MODEL)},
+        "levels": {lv: ["gpt-4.1", MODEL] for lv in ("trivial", "standard", "complex", "expert")},
+    }).served_by(base_url)
     router = ChatCostRouter(catalog=catalog, max_tokens=16)
     assert router.invoke(PROMPT).response_metadata["model_name"].startswith(MODEL)
     return bare, router
@@ -58,7 +61,7 @@ class LiteLLMClient:
         self.router = litellm.Router(
             model_list=[
                 {"model_name": "mini", "litellm_params": {"model": f"openai/{MODEL}", **params}},
-                {"model_name": "big", "litellm_params": {"model": "openai/gpt-5.4", **params}},
+                {"model_name": "big", "litellm_params": {"model": "openai/gpt-4.1", **params}},
             ],
             fallbacks=[{"mini": ["big"]}],
             num_retries=0,
