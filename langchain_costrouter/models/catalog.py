@@ -400,7 +400,7 @@ def aggregator(
 ) -> Catalog:
     """The default catalog served through an aggregator preset, at the aggregator's prices.
 
-    >>> aggregator("openrouter", prices={"gpt-4.1": {"input": 1, "output": 4}})  # doctest: +SKIP
+    >>> aggregator("openrouter", prices={"gpt-5.4": {"input": 1, "output": 4}})  # doctest: +SKIP
     """
     if preset not in AGGREGATOR_PRESETS:
         raise UnknownModelError("aggregator preset", preset, list(AGGREGATOR_PRESETS))
