@@ -74,12 +74,19 @@ def local_model_server(args: argparse.Namespace) -> Iterator[Mapping[str, Any] |
 
 
 def _only_keyed(catalog: Catalog, keys: list[str]) -> Catalog:
-    """The catalog restricted to models whose API key is set; levels keep their order."""
+    """The catalog restricted to models whose API key is set; levels keep their order.
+
+    A level left with no keyed model borrows the nearest level above's (never a cheaper
+    class), or, at the top, the nearest below's.
+    """
     usable = [n for n, s in catalog.models.items() if s.api_key_env in keys]
-    fallback = usable[:1]
-    levels = {
-        lv.value: [n for n in catalog.candidates(lv) if n in usable] or fallback for lv in LEVELS
-    }
+    if not usable:
+        raise ConfigError(f"no catalog model uses the API keys set ({', '.join(keys)})")
+    own = {lv: [n for n in catalog.candidates(lv) if n in usable] for lv in LEVELS}
+    levels: dict[str, list[str]] = {}
+    for i, lv in enumerate(LEVELS):
+        nearest = [*LEVELS[i:], *reversed(LEVELS[:i])]
+        levels[lv.value] = next((own[o] for o in nearest if own[o]), usable[:1])
     return Catalog.build(
         {"models": [catalog.models[n] for n in usable], "levels": levels}
     )

@@ -91,11 +91,11 @@ class ModelSpec(BaseModel):
     )
 
     name: str = Field(min_length=1)
-    """Key of the entry in the catalog and in level lists, e.g. ``gemini-flash``."""
+    """Key of the entry in the catalog and in level lists, e.g. ``claude-sonnet-5.5``."""
     provider: str = Field(min_length=1)
     """Provider id (``openai``), also the genai-prices provider and LangSmith ``ls_provider``."""
     model: str = Field(min_length=1)
-    """Model id sent to the API, e.g. ``gemini-2.5-flash``."""
+    """Model id sent to the API, e.g. ``claude-sonnet-5-5``."""
     base_url: str | None = None
     api_key_env: str | None = None
     """Name of the environment variable read at call time (``OPENAI_API_KEY``), never the key

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from langchain_costrouter import Catalog
 from langchain_costrouter.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,3 +158,20 @@ def test_reports_use_the_routers_own_cost_when_it_gave_one() -> None:
     assert call_cost(cat, o) == cost_of(cat["gpt-5.4-nano"].prices, usage)
     o.router_cost = Decimal("0.123")  # e.g. a cascade that paid for two answers
     assert call_cost(cat, o) == Decimal("0.123")
+
+
+def test_providers_mode_keeps_only_keyed_models_and_never_borrows_a_cheaper_class() -> None:
+    from langchain_costrouter.cli.endpoints import _only_keyed
+    from langchain_costrouter.exceptions import ConfigError as _ConfigError
+
+    anthropic = _only_keyed(Catalog.default(), ["ANTHROPIC_API_KEY"])
+    assert set(anthropic.models) == {"claude-sonnet-5.5", "claude-opus-5.5"}
+    levels = {lv.value: names for lv, names in anthropic.levels.items()}
+    # trivial and standard have no Anthropic model: they borrow complex's, the nearest above
+    assert levels == {"trivial": ("claude-sonnet-5.5",), "standard": ("claude-sonnet-5.5",),
+                      "complex": ("claude-sonnet-5.5",), "expert": ("claude-opus-5.5",)}
+    gemini = _only_keyed(Catalog.default(), ["GEMINI_API_KEY"])
+    # nothing above complex is keyed: the top levels take the nearest below
+    assert gemini.candidates("expert") == ("gemini-3.5-flash",)
+    with pytest.raises(_ConfigError, match="no catalog model uses"):
+        _only_keyed(Catalog.default(), ["MYSTERY_API_KEY"])
