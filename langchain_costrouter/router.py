@@ -106,10 +106,11 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
     ceiling: Literal["hard", "soft"] = "hard"
     """``"hard"``: a call no model fits raises ``CostCeilingError``; ``"soft"``: the cheapest
     model serves it anyway and the metadata says ``over_ceiling: true``."""
-    default_output_tokens: int | None = Field(default=None, gt=0)
-    """Output tokens the estimate counts when ``max_tokens`` is not set; ``None`` (default):
-    each model's own output cap (its ``max_output_tokens``, within its context window), so an
-    estimate and a ceiling are upper bounds, never a guess. Set ``max_tokens`` for tight ones."""
+    default_output_tokens: int = Field(default=512, gt=0)
+    """The output length a budget guard expects before it has seen any answers. The router's
+    own estimates never use it: they count the output cap (``max_tokens``, else each model's
+    ``max_output_tokens`` within its context window), so estimates and ceilings are upper
+    bounds, not a guess. Set ``max_tokens`` for tight ones."""
     escalate: bool | Literal["up", "down"] = True
     """When every candidate of a level fails, try the other levels' models: ``"up"``/``True``
     higher levels first, ``"down"`` lower levels first, ``False`` none. The last resort is
@@ -304,7 +305,7 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
             names=names,
             needs=Needs(tools=bool(tools), json_schema=_wants_json_schema(kwargs)),
             max_tokens=kwargs.get("max_tokens", self.max_tokens),
-            default_output_tokens=self.default_output_tokens,
+            default_output_tokens=None,
             ceiling=ceiling,
             policy=self.selection,
             tools=tools,

@@ -134,16 +134,21 @@ def test_ceiling_between_prices_keeps_only_models_within_it() -> None:
     assert served_by(router.invoke("hello", level="standard", max_cost=between)) == "mid"
 
 
-def test_estimated_cost_uses_real_token_counts_and_max_tokens() -> None:
-    router = make_router(default_output_tokens=100)
+def test_estimated_cost_counts_real_prompt_tokens_and_the_output_cap_not_a_guess() -> None:
+    router = make_router(default_output_tokens=100)  # a budget's prior, never the estimate
     plan = router.plan([HumanMessage("What is the capital of France?")], level="trivial")
     from langchain_costrouter.pricing.tokens import count_messages
 
     n = count_messages([HumanMessage("What is the capital of France?")])
+    cap = plan.spec.max_output_tokens
     assert plan.input_tokens == n
-    assert plan.output_tokens == 100
-    assert plan.estimated_cost == cost_of(CHEAP, TokenUsage(input_tokens=n, output_tokens=100))
+    assert plan.output_tokens == min(cap, plan.spec.context_window - n)
+    assert plan.estimated_cost == cost_of(
+        CHEAP, TokenUsage(input_tokens=n, output_tokens=plan.output_tokens))
     assert router.plan("x", level="trivial", max_tokens=7).output_tokens == 7
+    small = make_router([spec("cheap", CHEAP, context_window=40, max_output_tokens=50)])
+    p = small.plan("x", level="trivial")  # the window leaves less than the model's max output
+    assert p.output_tokens == 40 - p.input_tokens
 
 
 def test_prompt_too_long_for_every_model_raises_before_any_call() -> None:
