@@ -31,6 +31,7 @@ from langchain_costrouter.models.catalog import Catalog, explain_validation
 from langchain_costrouter.models.pool import ModelPool
 from langchain_costrouter.models.streaming import async_chunks, sync_chunks
 from langchain_costrouter.models.structured import structured_output_runnable
+from langchain_costrouter.pricing.images import has_images
 from langchain_costrouter.resilience.breaker import Breakers, Health
 from langchain_costrouter.resilience.concurrency import ConcurrencyLimiter
 from langchain_costrouter.resilience.failures import Classify
@@ -57,6 +58,7 @@ from langchain_costrouter.routing.plan import (
 from langchain_costrouter.routing.preplan import PlanFirst
 from langchain_costrouter.routing.scorers import Scorer, Thresholds, resolve_scorer, score_request
 from langchain_costrouter.routing.validate import check_call_args
+from langchain_costrouter.text_check import check_messages
 
 __all__ = ["METADATA_KEY", "ChatCostRouter"]
 
@@ -274,6 +276,7 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
         if not messages:
             raise ConfigError("the message list is empty: a call needs at least one message")
         check_call_args(stop if stop is not None else self.stop, kwargs)
+        check_messages(messages)  # a lone surrogate cannot be sent: refused before any request
         ceiling = parse_ceiling(kwargs.get("max_cost", self.max_cost))
         mode = kwargs.get("ceiling") or self.ceiling
         if mode not in ("hard", "soft"):
@@ -303,7 +306,8 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
             level=level,
             score=score,
             names=names,
-            needs=Needs(tools=bool(tools), json_schema=_wants_json_schema(kwargs)),
+            needs=Needs(tools=bool(tools), json_schema=_wants_json_schema(kwargs),
+                        vision=has_images(messages)),
             max_tokens=kwargs.get("max_tokens", self.max_tokens),
             default_output_tokens=None,
             ceiling=ceiling,

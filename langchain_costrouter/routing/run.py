@@ -210,7 +210,14 @@ class CallRun:
             try:
                 billed = self._bill(t)
             except ProviderResponseError as bad:  # its usage report is garbage: its fault
-                exc = bad
+                if t.tally is None:
+                    exc = bad  # an answer not yet shown: fall back, bill nothing from it
+                else:  # the whole stream went out: bill it on counted tokens, blame the model
+                    verdict = self._verdict(t, bad)
+                    self._record(t, "ok", f"{describe(bad)} [{verdict.action.value}, usage "
+                                 "refused: billed on counted tokens]")
+                    self._bill_cut(t, None)
+                    return False
             else:
                 self._answered(t, billed)
                 return False
