@@ -63,8 +63,9 @@ def _check_temperature(value: Any) -> None:
 
 
 def _tool_name(tool: Any) -> str | None:
-    if not isinstance(tool, Mapping):
-        return None
+    if not isinstance(tool, Mapping):  # a BaseTool, a pydantic class or a function
+        name = getattr(tool, "name", None) or getattr(tool, "__name__", None)
+        return name if isinstance(name, str) and name else None
     fn = tool.get("function")
     name = fn.get("name") if isinstance(fn, Mapping) else tool.get("name")
     return name if isinstance(name, str) and name else None
@@ -75,7 +76,8 @@ def _check_tools(tools: Any) -> None:
         raise _bad("tools", tools, "give a list of tools (use bind_tools)")
     for tool in tools:
         if _tool_name(tool) is None:
-            raise _bad("tools", tool, "each tool needs a name (an OpenAI-format tool dict)")
+            raise _bad("tools", tool, "each tool needs a name (a tool, a schema class, a "
+                       "function or an OpenAI-format tool dict)")
 
 
 def _check_tool_choice(choice: Any, tools: Any) -> None:
