@@ -163,7 +163,7 @@ def main(argv: Sequence[str] = ()) -> int:
     key = cache_key(version, env, compiler_versions(os.environ), cpu_signature())
     cache = Path(os.environ.get("COSTROUTER_WHEEL_CACHE")
                  or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-                 / "langchain-costrouter" / "wheels")
+                 / "langchain-costrouter" / "wheels").resolve()  # pip records absolute paths
     dest = cache / f"{DIST}-{version}-{key}"
     found = sorted(dest.glob("*.whl"))
     wheel = found[0] if found else build(python, version, env, dest)
