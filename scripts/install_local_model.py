@@ -136,7 +136,7 @@ def build(python: str, version: str, env: Mapping[str, str], dest: Path) -> Path
     """Build the wheel into ``dest`` (atomically: a half-built directory is never used)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".", dir=dest.parent))
-    print(f"building {DIST}=={version} without AMX (about 6 minutes on 2 cores) into {dest}",
+    print(f"building {DIST}=={version} without AMX (about 10 CPU-minutes) into {dest}",
           flush=True)
     cmd = [python, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "--no-binary", DIST,
            "-w", str(tmp), f"{DIST}=={version}"]
