@@ -7,7 +7,7 @@ provider and model, splits them at the provider's limits, and submits them (Open
 submitting or billing anything twice. ``flex_invoke`` calls a model on the flex tier.
 """
 
-from langchain_costrouter.batch.flex import FlexPolicy, flex_invoke, is_flex_refusal
+from langchain_costrouter.batch.flex import FlexPolicy, flex_invoke, flex_stream, is_flex_refusal
 from langchain_costrouter.batch.job import BatchJob, JobStatus, asubmit_batch, submit_batch
 from langchain_costrouter.batch.limits import PROVIDER_LIMITS, BatchLimits
 from langchain_costrouter.batch.store import JobStore
@@ -21,6 +21,7 @@ __all__ = [
     "JobStore",
     "asubmit_batch",
     "flex_invoke",
+    "flex_stream",
     "is_flex_refusal",
     "submit_batch",
 ]

@@ -12,12 +12,12 @@ reports: ``flex`` at flex prices, anything else at realtime prices.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, BaseMessageChunk
 
 from langchain_costrouter.exceptions import FlexCapacityError
 from langchain_costrouter.models.lanes import lane_for, lane_prices
@@ -98,3 +98,36 @@ def flex_invoke(
                                  cost_usd=None if cost is None else str(cost),
                                  flex_refusals=refusals)
     return msg  # type: ignore[no-any-return]
+
+
+def flex_stream(
+    router: Any, messages: Sequence[BaseMessage], *, tier: str,
+    policy: FlexPolicy = FlexPolicy(), sleep: Callable[[float], None] = time.sleep,
+    **kwargs: Any,
+) -> Iterator[BaseMessageChunk]:
+    """Stream ``messages`` from model ``tier`` on flex. A refusal comes before the first chunk,
+    so the fallback (realtime stream, or wait and retry) loses nothing already streamed."""
+    spec = router.route_catalog[tier]
+    lane_for(spec, lane="flex")
+    chat = flex_model(router, tier, policy.timeout_s)
+    refusals, wait = 0, policy.first_wait_s
+    while True:
+        try:
+            stream = chat.stream(list(messages), stream_usage=True, **kwargs)
+            first = next(stream)
+            break
+        except StopIteration:
+            return
+        except Exception as e:
+            if not is_flex_refusal(e):
+                raise
+            refusals += 1
+            if policy.on_unavailable == "realtime":
+                yield from router.stream(list(messages), model=tier, **kwargs)
+                return
+            if policy.on_unavailable == "raise" or refusals > policy.max_waits:
+                raise FlexCapacityError(tier, refusals) from e
+            sleep(wait)
+            wait *= 2
+    yield first
+    yield from stream
