@@ -168,7 +168,8 @@ class ShutdownError(CostRouterError):
 
 
 class BudgetExceededError(CostRouterError):
-    """A budget would be overspent by this call."""
+    """A budget cannot take this call: its settled spend plus the call's smallest bound (the
+    prompt and a minimal answer) is over the limit. In-flight reservations never cause it."""
 
     def __init__(
         self,
@@ -180,18 +181,51 @@ class BudgetExceededError(CostRouterError):
         used: Decimal | int,
         requested: Decimal | int,
         resets_at: datetime | None,
+        reserved: Decimal | int = 0,
+        note: str = "",
     ) -> None:
         self.budget = budget
         self.scope = scope
         self.unit = unit
         self.limit = limit
         self.used = used
+        """Settled spend (what finished calls used)."""
+        self.spent = used
+        self.reserved = reserved
+        """Held by other calls in flight (not counted against this call)."""
+        self.remaining = max(limit - used - reserved, 0)
         self.requested = requested
         self.resets_at = resets_at
+        self.note = note
         reset = resets_at.isoformat() if resets_at else "never"
+        held = f", {reserved} {unit} reserved by calls in flight" if reserved else ""
         super().__init__(
             f"budget {budget!r} for scope {scope!r} exceeded: limit {limit} {unit}, "
-            f"used {used} {unit}, this call needs {requested} {unit}; resets at {reset}"
+            f"used {used} {unit}{held}, this call needs {requested} {unit}; resets at {reset}"
+            + (f"; {note}" if note else "")
+        )
+
+
+class BudgetBusyError(CostRouterError):
+    """The call would fit once calls in flight settle, but they did not within the wait."""
+
+    def __init__(
+        self, *, budget: str, scope: str, unit: str, limit: Decimal | int,
+        spent: Decimal | int, reserved: Decimal | int, requested: Decimal | int, waited_s: float,
+    ) -> None:
+        self.budget = budget
+        self.scope = scope
+        self.unit = unit
+        self.limit = limit
+        self.spent = spent
+        self.reserved = reserved
+        self.requested = requested
+        self.waited_s = waited_s
+        super().__init__(
+            f"budget {budget!r} for scope {scope!r}: this call needs {requested} {unit}; "
+            f"{spent} {unit} spent and {reserved} {unit} reserved by calls in flight of a "
+            f"{limit} {unit} limit; they did not settle within {waited_s:.1f} s "
+            "(raise the guard's settle_timeout to wait longer)"
         )
 
 
