@@ -4,8 +4,10 @@ Run: ``PYTHONPATH=. .venv/bin/python benchmarks/batch_lane.py [--items 10000]``
 
 Half the prompts are easy (routed to gemini-flash: OpenAI-format files + ``/v1/batches``),
 half hard (claude-sonnet: ``/v1/messages/batches``), all against the local server. A child
-process submits the job and is killed with SIGKILL; a second child resumes it, collects the
-batches that ended and is killed too; this process resumes and finishes. It prints the
+process submits the job and is killed with SIGKILL right after its 3rd provider batch was
+created (before the job store recorded it); a second child resumes it (finding that batch at
+the provider, not resending it), collects and bills the batches that ended, and is killed too;
+this process resumes and collects the rest. It prints the
 provider batches created (must equal the job's chunks), requests processed and duplicates
 (must be N and 0), ledger rows (must be N), and the cost at batch prices against the same
 tokens at realtime prices (the ratio is the saving; the baseline is in the same process).
@@ -23,16 +25,18 @@ import time
 import warnings
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from langchain_costrouter import ChatCostRouter
 from langchain_costrouter.batch import BatchJob, BatchLimits, submit_batch
+from langchain_costrouter.batch.transport import OpenAIBatches
 from langchain_costrouter.budget import SQLiteLedger
-from langchain_costrouter.models.catalog import Catalog
-from langchain_costrouter.models.lanes import lane_prices, with_lanes
+from langchain_costrouter.models.lanes import lane_prices
 from langchain_costrouter.pricing.prices import TokenUsage, cost_of
 from langchain_costrouter.testing import LocalServer, ServerConfig
+from langchain_costrouter.testing.lane_catalog import lane_catalog
 
 LEVELS = {"trivial": ["gemini-flash"], "standard": ["gemini-flash"],
           "complex": ["claude-sonnet"], "expert": ["claude-sonnet"]}
@@ -44,8 +48,7 @@ EASY = "Summarize record {i}: the shipment {j} arrived on day {d}."
 def router_for(base_url: str) -> ChatCostRouter:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cat = with_lanes(Catalog.default().served_by(base_url))
-    return ChatCostRouter(catalog=cat, api_key="bench", levels=LEVELS)
+        return ChatCostRouter(catalog=lane_catalog(base_url, LEVELS), api_key="bench")
 
 
 def prompts(n: int) -> list[str]:
@@ -57,6 +60,18 @@ def child(argv: list[str]) -> None:
     router = router_for(base_url)
     if phase == "submit":
         n = int(argv[3])
+        die_at, created = int(argv[4]), 0
+        original = OpenAIBatches.create
+
+        def create(self: OpenAIBatches, key: str, requests: Any) -> Any:
+            nonlocal created
+            remote = original(self, key, requests)
+            created += 1
+            if created == die_at:  # SIGKILL after the provider made it, before the store knew
+                os.kill(os.getpid(), signal.SIGKILL)
+            return remote
+
+        OpenAIBatches.create = create  # type: ignore[method-assign]
         job = submit_batch(router, prompts(n), store=store, job_id="cbj_bench",
                            limits=BatchLimits(max_requests=max(1, n // 10), max_bytes=10**8))
         print(job.id, flush=True)
@@ -66,15 +81,15 @@ def child(argv: list[str]) -> None:
     time.sleep(3600)
 
 
-def run_child(*args: str) -> None:
+def run_child(*args: str, expect_line: bool = True) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen([sys.executable, __file__, "--child", *args],
                             stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    if not line:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    if proc.wait() != -signal.SIGKILL or (expect_line and not line):
         raise SystemExit(f"child {args[0]} failed")
 
 
@@ -85,13 +100,15 @@ def main() -> None:
     n = args.items
     tmp = Path(tempfile.mkdtemp())
     store, ledger_path = str(tmp / "jobs.db"), str(tmp / "ledger.db")
-    with LocalServer(ServerConfig.from_catalog(latency_scale=0)) as srv:
+    served = ServerConfig.from_catalog(lane_catalog("http://127.0.0.1/v1"), latency_scale=0)
+    with LocalServer(served) as srv:
         def script(**kw: object) -> None:
             httpx.post(f"{srv.url}/admin/batches", json={"script": kw}).raise_for_status()
 
         t0 = time.perf_counter()
         script(polls_to_end=1)
-        run_child("submit", srv.base_url, store, str(n))
+        # the first child dies by SIGKILL inside the creation of its 3rd provider batch
+        run_child("submit", srv.base_url, store, str(n), "3", expect_line=False)
         t_submit = time.perf_counter() - t0
         script(polls_to_end=2)
         run_child("collect", srv.base_url, store, ledger_path)

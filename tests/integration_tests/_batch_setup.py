@@ -8,16 +8,20 @@ from typing import Any
 import httpx
 
 from langchain_costrouter import ChatCostRouter
-from langchain_costrouter.models.catalog import Catalog
-from langchain_costrouter.models.lanes import with_lanes
+from langchain_costrouter.testing import ServerConfig
+from langchain_costrouter.testing.lane_catalog import lane_catalog
 
 
 def lane_router(base_url: str, **kwargs: Any) -> ChatCostRouter:
-    """The default catalog served by ``base_url``, lanes from genai-prices."""
+    """The lane test catalog served by ``base_url``, lanes from genai-prices."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cat = with_lanes(Catalog.default().served_by(base_url))
-    return ChatCostRouter(catalog=cat, api_key="test-key", **kwargs)
+        return ChatCostRouter(catalog=lane_catalog(base_url), api_key="test-key", **kwargs)
+
+
+def lane_server_config() -> ServerConfig:
+    """A zero-latency local server that serves the lane test catalog's models."""
+    return ServerConfig.from_catalog(lane_catalog("http://127.0.0.1/v1"), latency_scale=0)
 
 
 def script(url: str, **fields: Any) -> None:

@@ -15,8 +15,14 @@ from langchain_core.messages import AIMessage
 
 from langchain_costrouter.batch import BatchJob
 from langchain_costrouter.budget import SQLiteLedger
-from langchain_costrouter.testing import LocalServer, ServerConfig
-from tests.integration_tests._batch_setup import TWO_PROVIDERS, lane_router, script, stats
+from langchain_costrouter.testing import LocalServer
+from tests.integration_tests._batch_setup import (
+    TWO_PROVIDERS,
+    lane_router,
+    lane_server_config,
+    script,
+    stats,
+)
 
 WORKER = Path(__file__).with_name("_batch_worker.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +52,7 @@ def kill9(proc: subprocess.Popen[str]) -> None:
 
 @pytest.fixture
 def server():
-    with LocalServer(ServerConfig.from_catalog(latency_scale=0)) as srv:
+    with LocalServer(lane_server_config()) as srv:
         yield srv
 
 

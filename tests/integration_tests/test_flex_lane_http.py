@@ -10,13 +10,13 @@ from langchain_costrouter.batch import FlexPolicy, flex_invoke, submit_batch
 from langchain_costrouter.exceptions import BatchLaneUnavailableError, FlexCapacityError
 from langchain_costrouter.models.lanes import lane_prices
 from langchain_costrouter.pricing.prices import TokenUsage, cost_of
-from langchain_costrouter.testing import LocalServer, ServerConfig
-from tests.integration_tests._batch_setup import lane_router, prompts
+from langchain_costrouter.testing import LocalServer
+from tests.integration_tests._batch_setup import lane_router, lane_server_config, prompts
 
 
 @pytest.fixture(scope="module")
 def server():
-    with LocalServer(ServerConfig.from_catalog(latency_scale=0)) as srv:
+    with LocalServer(lane_server_config()) as srv:
         yield srv
 
 

@@ -17,17 +17,21 @@ from langchain_costrouter.models.lanes import (
     with_lanes,
 )
 from langchain_costrouter.pricing.prices import TokenUsage, cost_of
+from langchain_costrouter.testing.lane_catalog import lane_catalog
 
 
 @pytest.fixture(scope="module")
 def cat():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return with_lanes(Catalog.default())
+    return lane_catalog("http://127.0.0.1/v1")
 
 
 def test_a_model_is_realtime_only_unless_given_lanes():
-    assert offered_lanes(Catalog.default()["gpt-4.1"]) == ("realtime",)
+    for spec in Catalog.default().models.values():
+        assert offered_lanes(spec) == ("realtime",)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        explicit = with_lanes(Catalog.default(), {})  # an explicit empty choice: no lanes
+    assert {offered_lanes(s) for s in explicit.models.values()} == {("realtime",)}
 
 
 def test_lanes_from_genai_prices_are_its_batch_and_flex_variants(cat):
@@ -54,7 +58,7 @@ def test_a_provider_without_a_batch_api_gets_no_batch_lane(cat):
 
 
 def test_catalog_lane_prices_override_and_unknown_ones_stay_none():
-    cat = Catalog.default().with_overrides({"models": {
+    cat = lane_catalog("http://127.0.0.1/v1").with_overrides({"models": {
         "deepseek": {"lanes": {"batch": {"input": "0.1", "output": "0.2"}}},
         "gemini-flash": {"lanes": {"flex": None}},
     }})
@@ -70,7 +74,7 @@ def test_a_bad_lane_name_is_a_config_error():
                        "levels": {lv: ["m"] for lv in ("trivial", "standard", "complex",
                                                        "expert")}})
     with pytest.raises(ConfigError, match="unknown lane 'slow'"):
-        lane_for(Catalog.default()["gpt-4.1"], lane="slow")
+        lane_for(lane_catalog("http://127.0.0.1/v1")["gpt-4.1"], lane="slow")
 
 
 def test_a_deadline_picks_the_cheapest_lane_that_meets_it(cat):

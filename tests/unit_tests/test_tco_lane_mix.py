@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from decimal import Decimal
 
 import pytest
@@ -10,15 +9,13 @@ import pytest
 from langchain_costrouter.cli.tco import MonthlyWorkload, monthly_cost, tco
 from langchain_costrouter.cli.tco_lanes import lane_mix_line, parse_lane_mix
 from langchain_costrouter.exceptions import ConfigError
-from langchain_costrouter.models.catalog import Catalog
-from langchain_costrouter.models.lanes import lane_prices, with_lanes
+from langchain_costrouter.models.lanes import lane_prices
+from langchain_costrouter.testing.lane_catalog import lane_catalog
 
 
 @pytest.fixture(scope="module")
 def cat():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return with_lanes(Catalog.default())
+    return lane_catalog("http://127.0.0.1/v1")
 
 
 def test_the_lane_mix_prices_each_share_at_its_lane(cat):
