@@ -318,9 +318,10 @@ def _routes(state: ServerState) -> list[Route]:
         return JSONResponse({"status": "ok", "time": time.time()})
 
     # lanes: flex tier on the chat route, OpenAI and Anthropic batch APIs (testing/batches.py)
-    from langchain_costrouter.testing.batches import BatchServer, openai_routes
+    from langchain_costrouter.testing.batches import BatchServer
     from langchain_costrouter.testing.flex import FlexGate, FlexScript, flex_routes
     from langchain_costrouter.testing.message_batches import message_batch_routes
+    from langchain_costrouter.testing.openai_batches import openai_routes
 
     state.batches, state.flex = BatchServer(state), FlexScript()  # type: ignore[attr-defined]
     lane_routes = [*openai_routes(state.batches), *message_batch_routes(state.batches),  # type: ignore[attr-defined]
