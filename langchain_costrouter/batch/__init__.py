@@ -10,6 +10,7 @@ submitting or billing anything twice. ``flex_invoke`` calls a model on the flex 
 from langchain_costrouter.batch.flex import FlexPolicy, flex_invoke, flex_stream, is_flex_refusal
 from langchain_costrouter.batch.job import BatchJob, JobStatus, asubmit_batch, submit_batch
 from langchain_costrouter.batch.limits import PROVIDER_LIMITS, BatchLimits
+from langchain_costrouter.batch.runnable import alane_batch, lane_batch, lane_of
 from langchain_costrouter.batch.store import JobStore
 
 __all__ = [
@@ -19,9 +20,12 @@ __all__ = [
     "FlexPolicy",
     "JobStatus",
     "JobStore",
+    "alane_batch",
     "asubmit_batch",
     "flex_invoke",
     "flex_stream",
     "is_flex_refusal",
+    "lane_batch",
+    "lane_of",
     "submit_batch",
 ]

@@ -296,6 +296,16 @@ class BatchJob:
             total += Decimal(it.cost)
         return total
 
+    def estimated_cost(self) -> Decimal | None:
+        """What the whole job was estimated to cost at planning, at each item's lane prices
+        (what a budget reserves at submission); ``None`` when any item is unpriced."""
+        total = Decimal(0)
+        for it in self.store.items(self.id):
+            if it.estimated_cost is None:
+                return None
+            total += Decimal(it.estimated_cost)
+        return total
+
     def results(self) -> list[AIMessage | BatchItemError]:
         """One entry per input, in input order: the answer, or a typed per-item error."""
         items = self.store.items(self.id)

@@ -84,6 +84,8 @@ def test_200_items_on_two_providers_come_back_in_input_order_at_batch_prices(url
             usage = TokenUsage(input_tokens=um["input_tokens"], output_tokens=um["output_tokens"])
             assert Decimal(meta["cost_usd"]) == cost_of(batch, usage)
         assert job.cost() == sum(Decimal(r.response_metadata["cost_usd"]) for r in results)
+        est = job.estimated_cost()
+        assert est is not None and est > 0  # priced at batch prices when planned
     # the cost handler saw each item once, at batch prices
     assert len(handler.records) == 200
     assert handler.total_cost == jobs[0].cost() + jobs[1].cost()
@@ -194,3 +196,25 @@ def test_usage_from_a_provider_is_checked(url):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert usage_of({"usage": {"input": 1, "output": 2}}).output_tokens == 2
+
+
+def test_router_batch_semantics_on_the_batch_lane(url, server, tmp_path):
+    from langchain_costrouter.batch import alane_batch, lane_batch, lane_of
+
+    router = lane_router(server.base_url)
+    handler = CostTrackingCallbackHandler()
+    config = {"configurable": {"costrouter_lane": "batch", "costrouter_batch_poll_s": 0,
+                               "costrouter_batch_store": str(tmp_path / "j.db")},
+              "callbacks": [handler]}
+    assert lane_of(config, {}) == "batch" and lane_of({}, {}) is None
+    out = lane_batch(router, prompts(6), config, model="gpt-4.1")
+    assert [r.response_metadata["costrouter_lane"] for r in out] == ["batch"] * 6
+    assert len(handler.records) == 6
+    script(url, fail_every=3)
+    with pytest.raises(BatchItemError, match="item 2"):
+        lane_batch(router, prompts(6), config, model="gpt-4.1")
+    import asyncio
+
+    mixed = asyncio.run(alane_batch(router, prompts(6), config, model="claude-sonnet",
+                                    return_exceptions=True))
+    assert [isinstance(r, BatchItemError) for r in mixed] == [False, False, True] * 2
