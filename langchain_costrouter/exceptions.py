@@ -269,3 +269,12 @@ class RoutingDataError(ConfigError):
         where = path + (f", row {row}" if row is not None else "")
         where += f", column {column!r}" if column is not None else ""
         super().__init__(f"{where}: {problem}")
+
+
+class ArtifactError(ConfigError):
+    """A scorer artifact cannot be used (another format version, corrupted, truncated)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"scorer artifact {path}: {problem}")

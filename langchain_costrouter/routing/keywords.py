@@ -1,0 +1,80 @@
+"""Keyword groups shared by the heuristic scorer and the default scorer's hand-made features.
+
+A group matches whole words, word prefixes (terms ending in ``*``) and phrases (terms with a
+space). The heuristic adds each group's weight once; the default scorer uses each group as one
+0/1 feature and learns its weight.
+"""
+
+from __future__ import annotations
+
+import re
+
+_PUNCT = re.compile(r"[^\w\s`*-]+")
+
+
+class Signal:
+    """Words (matched as whole words or, ending in ``*``, as prefixes) and phrases."""
+
+    def __init__(self, name: str, weight: float, *terms: str) -> None:
+        self.name = name
+        self.weight = weight
+        self.words = frozenset(t for t in terms if " " not in t and not t.endswith("*"))
+        self.stems = frozenset(t[:-1] for t in terms if t.endswith("*"))
+        self.stem_lengths = sorted({len(s) for s in self.stems})
+        self.phrases = tuple(t for t in terms if " " in t)
+
+    def hit(self, words: set[str], text: str) -> bool:
+        """``words``: :func:`words_of` the lower-cased ``text``."""
+        if not self.words.isdisjoint(words):
+            return True
+        if self.stems and any(w[:k] in self.stems for w in words for k in self.stem_lengths):
+            return True
+        return any(p in text for p in self.phrases)
+
+
+def words_of(lower: str) -> set[str]:
+    """The distinct words of a lower-cased text, punctuation dropped."""
+    return set(_PUNCT.sub(" ", lower).split())
+
+
+# fmt: off
+SIGNALS: tuple[Signal, ...] = (
+    Signal(  # proofs, science, medicine, law, multi-step reasoning
+        "expert", 0.40, "prove", "proof", "theorem", "lemma", "rigorous*", "derive",
+        "derivation", "formally", "invariant", "asymptotic*", "np-hard", "eigen*",
+        "differential equation", "integral", "diagnos*", "contraindicat*", "liabilit*",
+        "jurisdiction*", "statute*", "case law", "pathophysiolog*", "stoichiometr*",
+        "thermodynamic*", "quantum", "step by step", "step-by-step", "multi-step",
+        "show your reasoning", "reason about", "reason through", "expected value", "probability",
+        "puzzle",
+    ),
+    Signal(  # design and systems
+        "design", 0.25, "trade-off", "tradeoff*", "trade-offs", "architect*", "design a",
+        "optimi*", "concurren*", "distributed", "race condition", "deadlock*", "scalab*",
+        "threat model", "root cause", "plan a", "strategy", "strategies",
+    ),
+    Signal(  # code
+        "code", 0.30, "implement*", "write a function", "write code", "function", "class",
+        "refactor*", "debug*", "bug", "bugs", "traceback", "stack trace", "exception", "sql",
+        "regex", "python", "javascript", "typescript", "rust", "golang", "java", "algorithm*",
+        "unit test", "unit tests", "pytest", "api", "endpoint", "```",
+    ),
+    Signal(  # explanation
+        "explain", 0.10, "explain*", "why", "compare", "comparison", "analyze", "analyse",
+        "evaluate", "summarize", "summarise", "how does", "how do", "differences",
+        "pros and cons",
+    ),
+)
+MATH = Signal(  # a feature only (not in the heuristic): the vocabulary of math problems
+    "math", 0.0, "solve", "equation*", "integer*", "prime*", "matrix", "matrices",
+    "determinant", "polynomial*", "modulo", "divisible", "remainder", "sqrt", "frac",
+    "triangle*", "circle", "radius", "sum of", "how many ways", "real numbers",
+    "digits", "lcm", "gcd",
+)
+CLOSED_FORM = Signal(  # a short, closed-form answer: a label, a yes/no, an extracted field
+    "closed_form", 0.0, "classify", "sentiment", "label", "categor*", "yes or no",
+    "true or false", "one word", "translate", "extract", "spell", "capital of",
+    "respond with only", "answer with only", "positive or negative",
+    "which of the following",
+)
+# fmt: on
