@@ -17,6 +17,8 @@ import sys
 
 from langchain_costrouter.quality.build import build, write_json
 from langchain_costrouter.quality.protocol import markdown, mean_row
+from langchain_costrouter.quality.workload_fit import workload_levels
+from langchain_costrouter.routing.scorers import load_scorer
 
 DEFAULT_OUT = os.path.join("langchain_costrouter", "data", "default_scorer.gz")
 
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     res = build(args.data, args.out, per_dataset=args.per_dataset,
                 log=lambda m: print(m, file=sys.stderr, flush=True))
     print("## In domain: a random half of all files' prompts trains, the other half evaluates\n")
-    print(markdown(res.in_domain))
+    print(markdown(res.in_domain, cpt=False))
     print("\n## Out of domain: leave one dataset (family) out\n")
     print(markdown([*res.out_of_domain, mean_row(res.out_of_domain, "**mean**")]))
     worse = [s for s in res.out_of_domain if s.problem is None
@@ -44,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ndefault below prompt length on {len(worse)} of "
           f"{sum(s.problem is None for s in res.out_of_domain)} held-out datasets"
           + (f": {gaps}" if worse else ""))
+    print("\n## Reference workload (300 labelled prompts; the cuts are calibrated on it)\n")
+    print(workload_levels(load_scorer(res.artifact)))
     size = os.path.getsize(res.artifact)
     print(f"\nwrote {res.artifact} ({size / 1e6:.2f} MB)")
     if args.json:

@@ -22,7 +22,14 @@ import re
 from dataclasses import dataclass
 from zlib import crc32
 
-from langchain_costrouter.routing.keywords import CLOSED_FORM, MATH, SIGNALS, words_of
+from langchain_costrouter.routing.keywords import (
+    CLOSED_FORM,
+    MATH,
+    SIGNALS,
+    spaced_words,
+    stem_hits,
+    stem_index,
+)
 
 _WORD = re.compile(r"\w+")
 _NO_DIGITS = str.maketrans("", "", "0123456789")
@@ -34,6 +41,8 @@ _MASK32 = 0xFFFFFFFF
 _BIGRAM = 0x9E3779B1
 _WORD_CACHE: dict[str, int] = {}
 _WORD_CACHE_MAX = 200_000
+_GROUPS = (*SIGNALS, MATH, CLOSED_FORM)
+_STEMS = stem_index(_GROUPS)
 
 DENSE_NAMES: tuple[str, ...] = (
     "log_chars", "log_words", "log_lines", "digit_share", "non_ascii_share", "log_math",
@@ -91,9 +100,10 @@ def dense(text: str, cfg: FeatureConfig) -> list[float]:
     part = scan(text, cfg.scan_chars)
     m = len(part) or 1
     lower = part.lower()
-    words = words_of(lower)
+    spaced, words = spaced_words(lower)
+    stems = stem_hits(words, _STEMS)
     digits = len(part) - len(part.translate(_NO_DIGITS))
-    non_ascii = sum(1 for c in part if ord(c) > 127)
+    non_ascii = len(part) - len(part.encode("ascii", "ignore"))
     return [
         math.log1p(n),
         math.log1p(text.count(" ") + text.count("\n")),
@@ -107,8 +117,7 @@ def dense(text: str, cfg: FeatureConfig) -> list[float]:
         math.log1p(part.count("?")),
         math.log1p(len(_OPTION.findall(part))),
         1.0 if _STEPS.search(part) else 0.0,
-        *(1.0 if s.hit(words, lower) else 0.0 for s in (*SIGNALS, MATH)),
-        1.0 if CLOSED_FORM.hit(words, lower) else 0.0,
+        *(1.0 if s.hit(words, lower, spaced, stems) else 0.0 for s in _GROUPS),
     ]
 
 

@@ -20,21 +20,59 @@ class Signal:
         self.weight = weight
         self.words = frozenset(t for t in terms if " " not in t and not t.endswith("*"))
         self.stems = frozenset(t[:-1] for t in terms if t.endswith("*"))
-        self.stem_lengths = sorted({len(s) for s in self.stems})
         self.phrases = tuple(t for t in terms if " " in t)
+        # a word starting with a stem: one regex search in C rather than a Python loop over
+        # every word and stem length (the same matches: words are split on whitespace)
+        alts = "|".join(sorted((re.escape(s) for s in self.stems), key=len, reverse=True))
+        self._stems = re.compile(rf"(?:^|\s)(?:{alts})") if self.stems else None
 
-    def hit(self, words: set[str], text: str) -> bool:
-        """``words``: :func:`words_of` the lower-cased ``text``."""
+    def hit(self, words: set[str], text: str, spaced: str | None = None,
+            stems: set[str] | None = None) -> bool:
+        """``words``: :func:`words_of` the lower-cased ``text``; ``spaced``: that text with
+        punctuation replaced by spaces (computed when not given); ``stems``: the
+        :func:`stem_hits` of ``words``, when already known."""
         if not self.words.isdisjoint(words):
             return True
-        if self.stems and any(w[:k] in self.stems for w in words for k in self.stem_lengths):
-            return True
+        if stems is not None:
+            if self.name in stems:
+                return True
+        elif self._stems is not None:
+            if spaced is None:
+                spaced = _PUNCT.sub(" ", text)
+            if self._stems.search(spaced):
+                return True
         return any(p in text for p in self.phrases)
 
 
 def words_of(lower: str) -> set[str]:
     """The distinct words of a lower-cased text, punctuation dropped."""
     return set(_PUNCT.sub(" ", lower).split())
+
+
+def stem_index(signals: tuple[Signal, ...]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """First two letters of every stem -> ``(stem, signal name)``: :func:`stem_hits` then
+    checks each word against a handful of stems instead of every stem of every signal."""
+    index: dict[str, list[tuple[str, str]]] = {}
+    for sig in signals:
+        for stem in sig.stems:
+            index.setdefault(stem[:2], []).append((stem, sig.name))
+    return {k: tuple(v) for k, v in index.items()}
+
+
+def stem_hits(words: set[str], index: dict[str, tuple[tuple[str, str], ...]]) -> set[str]:
+    """Names of the signals one of whose stems starts one of ``words``."""
+    found = set()
+    for w in words:
+        for stem, name in index.get(w[:2], ()):
+            if w.startswith(stem):
+                found.add(name)
+    return found
+
+
+def spaced_words(lower: str) -> tuple[str, set[str]]:
+    """``(text with punctuation as spaces, its distinct words)`` for :meth:`Signal.hit`."""
+    spaced = _PUNCT.sub(" ", lower)
+    return spaced, set(spaced.split())
 
 
 # fmt: off
@@ -70,6 +108,10 @@ MATH = Signal(  # a feature only (not in the heuristic): the vocabulary of math 
     "determinant", "polynomial*", "modulo", "divisible", "remainder", "sqrt", "frac",
     "triangle*", "circle", "radius", "sum of", "how many ways", "real numbers",
     "digits", "lcm", "gcd",
+)
+PROOF = Signal(  # an explicit demand for a proof or a derivation (a hand-set prior)
+    "proof", 0.0, "prove", "proof", "proofs", "rigorous*", "derive", "derivation", "formally",
+    "show that", "demonstrate that",
 )
 CLOSED_FORM = Signal(  # a short, closed-form answer: a label, a yes/no, an extracted field
     "closed_form", 0.0, "classify", "sentiment", "label", "categor*", "yes or no",

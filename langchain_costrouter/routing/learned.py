@@ -49,7 +49,8 @@ class ContextWeights:
     * choosing a tool call adds ``tool_step`` plus ``per_tool`` x log(1 + tools bound);
     * answering from a tool result adds ``after_tool`` (``tool_error`` more if it is an error);
     * a structured output adds ``per_field`` x log(1 + properties), at most ``schema_max``;
-    * a closed-form instruction over a long document adds ``closed_form_document``.
+    * a closed-form instruction over a long document adds ``closed_form_document``;
+    * an explicit demand for a proof or derivation adds ``proof_demand``.
     """
 
     history_decay: float = 0.25
@@ -60,6 +61,7 @@ class ContextWeights:
     per_field: float = 0.3
     schema_max: float = 1.0
     closed_form_document: float = -1.0
+    proof_demand: float = 1.5
 
 
 def _sigmoid(z: float) -> float:
@@ -142,6 +144,8 @@ class LearnedScorer:
             extra += min(c.schema_max, c.per_field * math.log1p(view.schema_fields))
         if view.closed_form_document:
             extra += c.closed_form_document
+        if view.demands_proof:
+            extra += c.proof_demand
         return z + u * extra
 
     def score_request(self, messages: Sequence[BaseMessage] | str, *,

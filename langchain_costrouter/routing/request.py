@@ -14,6 +14,9 @@
   user's); ``after_tool``: the last message is a tool result, which the model reads and answers
   from; ``tool_error``: that result reports an error the model has to recover from.
 * ``schema_fields``: the number of properties the structured output must fill.
+* ``demands_proof``: the task asks for a proof or a derivation (prove, rigorous, show that ...).
+  The public routing data has almost no such requests (its math asks for answers), so this is
+  a hand-set prior rather than a learned weight.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 
-from langchain_costrouter.routing.keywords import CLOSED_FORM, words_of
+from langchain_costrouter.routing.keywords import CLOSED_FORM, PROOF, words_of
 
 HISTORY_TURNS = 3
 LONG_DOCUMENT_CHARS = 1500
@@ -55,11 +58,17 @@ class RequestView:
     n_tools: int = 0
     schema_fields: int = 0
     closed_form_document: bool = False
+    demands_proof: bool = False
 
 
 def _closed_form(text: str) -> bool:
     lower = text.lower()
     return CLOSED_FORM.hit(words_of(lower), lower)
+
+
+def _demands_proof(text: str) -> bool:
+    lower = text[:4000].lower()
+    return PROOF.hit(words_of(lower), lower)
 
 
 def _instruction(system: str, human: str) -> str | None:
@@ -117,7 +126,8 @@ def read_request(
     response_format: object | None = None,
 ) -> RequestView:
     if isinstance(messages, str):
-        return RequestView(task=messages, schema_fields=schema_fields(response_format))
+        return RequestView(task=messages, schema_fields=schema_fields(response_format),
+                           demands_proof=_demands_proof(messages))
     system = "\n".join(text_of(m.content) for m in messages if m.type == "system").strip()
     humans = [i for i, m in enumerate(messages) if m.type == "human"]
     if humans:
@@ -143,5 +153,6 @@ def read_request(
         n_tools=n_tools,
         schema_fields=schema_fields(response_format),
         closed_form_document=instruction is not None,
+        demands_proof=_demands_proof(task),
     )
 

@@ -94,15 +94,16 @@ class HeuristicScorer:
             half = self.max_scan_chars // 2
             text = text[:half] + "\n" + text[-half:]
         text = text.lower()
-        words = set(_PUNCT.sub(" ", text).split())
+        spaced = _PUNCT.sub(" ", text)
+        words = set(spaced.split())
         s = 0.05
         for signal in _SIGNALS:
-            if signal.hit(words, text):
+            if signal.hit(words, text, spaced):
                 s += signal.weight
         if "\n3." in text or "\n3)" in text:  # a numbered list of three or more steps
             s += 0.10
         s += self.length_weight * min(1.0, math.log1p(n) / math.log1p(self.long_chars))
-        if _TRIVIAL.hit(words, text) and s < 0.6:
+        if _TRIVIAL.hit(words, text, spaced) and s < 0.6:
             s *= 0.45
         return max(0.0, min(1.0, s))
 

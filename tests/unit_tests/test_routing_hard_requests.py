@@ -74,7 +74,7 @@ def test_a_rigorous_proof_system_prompt_raises_the_claim(router: ChatCostRouter)
                            "user's claim, stating every lemma you use.")
     bare = router.plan([claim])
     proof = router.plan([system, claim])
-    assert proof.score >= bare.score  # type: ignore[operator]  # never made easier
+    assert proof.score > bare.score  # type: ignore[operator]  # the demand for rigor counts
     assert proof.level.rank >= Level.COMPLEX.rank
     persona = router.plan([SystemMessage("You are a friendly assistant."),
                            HumanMessage("n^2 + n is always even.")])
