@@ -278,3 +278,17 @@ class ArtifactError(ConfigError):
         self.path = path
         self.problem = problem
         super().__init__(f"scorer artifact {path}: {problem}")
+
+
+class CascadeCheckError(CostRouterError):
+    """A cascade check raised instead of accepting or rejecting an answer.
+
+    Not the model's fault: the answer was received (and paid for), so it never counts against
+    a breaker, and the call fails rather than escalating on a broken check. ``check`` names the
+    check; the original exception is the ``__cause__``.
+    """
+
+    def __init__(self, check: str, cause: BaseException | str) -> None:
+        self.check = check
+        detail = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+        super().__init__(f"cascade check {check!r} failed: {detail}")
