@@ -27,11 +27,13 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 
+from langchain_costrouter.routing.features import scan
 from langchain_costrouter.routing.keywords import CLOSED_FORM, PROOF, words_of
 
 HISTORY_TURNS = 3
 LONG_DOCUMENT_CHARS = 1500
 """A human turn longer than this, under a closed-form instruction, is a document to label."""
+PROOF_SCAN_CHARS = 2000
 _EDGE = 400  # where an instruction sits in a long human turn: its first and last characters
 _ERRORS = ("error", "exception", "traceback", "failed", "not found", "denied", "timeout")
 
@@ -67,7 +69,7 @@ def _closed_form(text: str) -> bool:
 
 
 def _demands_proof(text: str) -> bool:
-    lower = text[:4000].lower()
+    lower = scan(text, PROOF_SCAN_CHARS).lower()  # the ends, where instructions sit
     return PROOF.hit(words_of(lower), lower)
 
 

@@ -107,3 +107,32 @@ def test_base_install_routes_with_the_default_scorer_without_numpy() -> None:
     assert res.returncode == 0, res.stderr[-2000:]
     name, _, ok = res.stdout.split()
     assert name == "LearnedScorer" and ok == "True"
+
+
+def test_calibrate_writes_a_scorer_carrying_the_new_cuts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from langchain_costrouter.cli.main import main
+    from langchain_costrouter.quality.baselines import reference_prompts
+
+    prompts = tmp_path / "mine.jsonl"
+    prompts.write_text("\n".join(json.dumps({"prompt": p}) for p in reference_prompts()[:100]))
+    out = tmp_path / "mine.gz"
+    assert main(["calibrate", "--prompts", str(prompts), "--mix", "0.7,0.3",
+                 "--write", str(out)]) == 0
+    assert "load_scorer" in capsys.readouterr().out
+    mine = load_scorer(out)
+    assert len(mine.cuts) == 1 and mine.metadata["calibration"]["mix"] == [0.7, 0.3]
+    strong = sum(mine(p) >= mine.cuts[0] for p in reference_prompts()[:100])
+    assert strong == 30
+
+
+def test_shared_datasets_are_held_out_by_family() -> None:
+    from langchain_costrouter.quality.corpus import family_of
+
+    assert family_of("routerbench", "arc-challenge") == family_of("llmrouter", "arc_challenge")
+    assert family_of("routerdc_7b", "humaneval") == family_of("llmrouter", "human_eval")
+    assert len({family_of("llmrouter", "math"), family_of("zeroeval", "math-level5"),
+                family_of("routerdc_7b", "MATH_prealgebra")}) == 1
+    assert family_of("alpacaeval_cot", "alpaca_eval/oasst") == family_of(
+        "alpacaeval_weighted", "alpaca_eval/koala")
+    assert family_of("routerarena", "anything") == "routerarena"
