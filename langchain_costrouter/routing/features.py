@@ -85,12 +85,14 @@ def _word_hash(w: str) -> int:
 
 def ngram_hashes(text: str, cfg: FeatureConfig) -> set[int]:
     """32-bit hashes of the distinct word unigrams and bigrams of ``text``'s scanned part."""
-    hs = [_word_hash(w) for w in _WORD.findall(scan(text, cfg.scan_chars).lower())]
+    words = _WORD.findall(scan(text, cfg.scan_chars).lower())
+    hs = list(map(_WORD_CACHE.get, words))  # cache hits in C; misses hashed below
+    if None in hs:
+        hs = [h if h is not None else _word_hash(w) for h, w in zip(hs, words, strict=True)]
     keys = set(hs)
-    prev = 0x2545F491  # start-of-text marker: the first word also forms a bigram
-    for h in hs:
-        keys.add(((prev * _BIGRAM) ^ h) & _MASK32 ^ 0x5BD1E995)
-        prev = h
+    # the start-of-text marker 0x2545F491: the first word also forms a bigram
+    keys.update([((a * _BIGRAM) ^ b) & _MASK32 ^ 0x5BD1E995
+                 for a, b in zip([0x2545F491, *hs], hs, strict=False)])
     return keys
 
 
@@ -119,6 +121,15 @@ def dense(text: str, cfg: FeatureConfig) -> list[float]:
         1.0 if _STEPS.search(part) else 0.0,
         *(1.0 if s.hit(words, lower, spaced, stems) else 0.0 for s in _GROUPS),
     ]
+
+
+def split_slots(text: str, cfg: FeatureConfig) -> tuple[list[int], list[int], float]:
+    """The n-gram slots with a + sign, those with a - sign, and the common magnitude."""
+    keys = ngram_hashes(text, cfg)
+    mask = cfg.size - 1
+    pos = [h & mask for h in keys if h >> 31]
+    neg = [h & mask for h in keys if not h >> 31]
+    return pos, neg, 1.0 / math.sqrt(len(keys)) if keys else 0.0
 
 
 def extract(text: str, cfg: FeatureConfig) -> tuple[list[tuple[int, float]], list[float]]:

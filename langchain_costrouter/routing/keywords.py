@@ -25,6 +25,8 @@ class Signal:
         # every word and stem length (the same matches: words are split on whitespace)
         alts = "|".join(sorted((re.escape(s) for s in self.stems), key=len, reverse=True))
         self._stems = re.compile(rf"(?:^|\s)(?:{alts})") if self.stems else None
+        self._phrases = (re.compile("|".join(re.escape(p) for p in self.phrases))
+                         if self.phrases else None)
 
     def hit(self, words: set[str], text: str, spaced: str | None = None,
             stems: set[str] | None = None) -> bool:
@@ -41,7 +43,7 @@ class Signal:
                 spaced = _PUNCT.sub(" ", text)
             if self._stems.search(spaced):
                 return True
-        return any(p in text for p in self.phrases)
+        return self._phrases is not None and self._phrases.search(text) is not None
 
 
 def words_of(lower: str) -> set[str]:

@@ -32,7 +32,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 
 from langchain_costrouter.exceptions import ArtifactError
-from langchain_costrouter.routing.features import DENSE_NAMES, FeatureConfig, extract
+from langchain_costrouter.routing.features import DENSE_NAMES, FeatureConfig, dense, split_slots
 from langchain_costrouter.routing.request import RequestView, read_request
 
 FORMAT = "costrouter-scorer/2"
@@ -121,10 +121,11 @@ class LearnedScorer:
         return _logit(self, text)
 
     def _text_logit(self, text: str) -> float:
-        sparse, dense = extract(text, self.config)
-        w = self.weights
-        z = self.bias + self.weight_scale * sum(w[s] * v for s, v in sparse)
-        for x, (wd, m) in zip(dense, self._dense, strict=True):
+        # the same sum as over extract()'s (slot, +-v) pairs, with integer weights summed in C
+        pos, neg, v = split_slots(text, self.config)
+        get = self.weights.__getitem__
+        z = self.bias + self.weight_scale * v * (sum(map(get, pos)) - sum(map(get, neg)))
+        for x, (wd, m) in zip(dense(text, self.config), self._dense, strict=True):
             z += wd * (x - m)
         return z
 
