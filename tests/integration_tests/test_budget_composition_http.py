@@ -146,19 +146,19 @@ def test_budget_middleware_bounds_every_agent_model_call(
 def test_a_cut_stream_is_paid_for_not_released(server: LocalServer, catalog: Catalog) -> None:
     router = ChatCostRouter(catalog=catalog)
     guarded = router.with_budget([Budget.usd("1", per="day"), Budget.tokens(10**6, per="day")])
-    spec = catalog["deepseek"]
+    spec = catalog["gpt-5.4-nano"]
     server.set_faults(spec.model, FaultPlan(stream_cut=1.0, cut_after_chunks=4))
     text = ""
     try:
         with pytest.raises(StreamInterruptedError):
-            for chunk in guarded.stream("hello there", model="deepseek"):
+            for chunk in guarded.stream("hello there", model="gpt-5.4-nano"):
                 text += str(chunk.content)
     finally:
         server.set_faults(spec.model, None)
     assert text  # the caller got text
     g = guarded.guard  # type: ignore[attr-defined]
     tokens = g.status().per_budget["tokens/day"]
-    plan = router.plan("hello there", model="deepseek")
+    plan = router.plan("hello there", model="gpt-5.4-nano")
     assert tokens.spent == plan.input_tokens + count_text(text) > plan.input_tokens
     assert tokens.reserved == 0
     assert g.status().per_budget["usd/day"].spent > 0
@@ -169,7 +169,7 @@ async def test_a_stream_the_caller_stops_reading_is_paid_for(
 ) -> None:
     router = ChatCostRouter(catalog=catalog)
     guarded = router.with_budget([Budget.tokens(10**6, per="day")])
-    stream = guarded.astream("hello there", model="deepseek")
+    stream = guarded.astream("hello there", model="gpt-5.4-nano")
     got: list[Any] = []
     async for chunk in stream:
         got.append(chunk)
@@ -178,6 +178,6 @@ async def test_a_stream_the_caller_stops_reading_is_paid_for(
     await stream.aclose()  # type: ignore[attr-defined]
     g = guarded.guard  # type: ignore[attr-defined]
     text = "".join(str(c.content) for c in got)
-    plan = router.plan("hello there", model="deepseek")
+    plan = router.plan("hello there", model="gpt-5.4-nano")
     assert g.status().spent == plan.input_tokens + count_text(text) > plan.input_tokens
     assert g.ledger.pending(now=g.clock()) == 0
