@@ -5,7 +5,7 @@ Prompts: the 300 workload prompts padded (with their own text) to about 200 toke
 (a cache hit says nothing about a new prompt). The budget: about 100 us at 200 tokens and at
 most 1 ms at 8k tokens.
 
-    python -m benchmarks.scorer_speed [--artifact scorer.gz] [--rounds 5]
+    python -m benchmarks.scorer_speed [--artifact scorer.gz] [--rounds 9]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def per_prompt_us(fn: Callable[[str], float], texts: Sequence[str]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--artifact", help="a train-scorer artifact (default: the shipped one)")
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=9)
     args = ap.parse_args()
     learned = load_scorer(args.artifact) if args.artifact else default_scorer()
     h = HeuristicScorer()
