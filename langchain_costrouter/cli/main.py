@@ -21,6 +21,7 @@ EXIT_INTERRUPTED = 130
 
 def build_parser() -> argparse.ArgumentParser:
     from langchain_costrouter.cli import (
+        batch_cmd,
         bench,
         calibrate_cmd,
         demo,
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Route LangChain chat calls to the cheapest capable model; measure it.",
     )
     sub = parser.add_subparsers(
-        dest="command", metavar="{tco,demo,bench,eval-router,train-scorer,calibrate}"
+        dest="command", metavar="{tco,demo,bench,eval-router,train-scorer,calibrate,batch}"
     )
     sub.required = True
     tco_cmd.add_parser(sub)
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_router.add_parser(sub)
     train_scorer.add_parser(sub)
     calibrate_cmd.add_parser(sub)
+    batch_cmd.add_parser(sub)
     return parser
 
 
