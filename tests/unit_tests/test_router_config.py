@@ -135,7 +135,8 @@ def test_a_bug_in_planning_is_not_swallowed_and_planning_runs_once() -> None:
         calls.append(1)
         raise ZeroDivisionError("scorer bug")
 
-    router = ChatCostRouter(catalog=cheap_and_backup(echo), scorer=broken_scorer)
+    router = ChatCostRouter(catalog=cheap_and_backup(echo), scorer=broken_scorer,
+                            thresholds=(0.25, 0.45, 0.65))
     with pytest.raises(ZeroDivisionError):
         router.invoke("hi")
     assert calls == [1]  # not swallowed before the run and planned again inside it
