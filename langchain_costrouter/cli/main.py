@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         calibrate_cmd,
         demo,
         eval_router,
+        report_cmd,
         tco_cmd,
         train_scorer,
     )
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Route LangChain chat calls to the cheapest capable model; measure it.",
     )
     sub = parser.add_subparsers(
-        dest="command", metavar="{tco,demo,bench,eval-router,train-scorer,calibrate}"
+        dest="command", metavar="{tco,demo,bench,eval-router,train-scorer,calibrate,report}"
     )
     sub.required = True
     tco_cmd.add_parser(sub)
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_router.add_parser(sub)
     train_scorer.add_parser(sub)
     calibrate_cmd.add_parser(sub)
+    report_cmd.add_parser(sub)
     return parser
 
 
