@@ -1,0 +1,238 @@
+"""CostRouterMiddleware in real create_agent tool loops over HTTP to the local server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain.agents.middleware import ModelFallbackMiddleware
+from langchain.agents.structured_output import StructuredOutputValidationError, ToolStrategy
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+from pydantic import BaseModel, Field
+
+from langchain_costrouter import Catalog, ChatCostRouter, track_costs
+from langchain_costrouter.agents import ROUTE_KEY, CostRouterMiddleware
+from langchain_costrouter.budget import Budget, BudgetGuard, BudgetMiddleware, InMemoryLedger
+from langchain_costrouter.exceptions import ConfigError
+from langchain_costrouter.pricing.prices import Prices
+from langchain_costrouter.routing.scorers import prompt_text
+from langchain_costrouter.testing import FaultPlan, LocalServer, ServerConfig
+
+LEVELS = ("trivial", "standard", "complex", "expert")
+TASK = "What is the magic number for 3?"
+SYSTEM = "You are a careful assistant."
+
+
+@tool
+def magic_number(input: int) -> int:
+    """Return the magic number for an input integer."""
+    return input * 7
+
+
+@tool
+def ticket(code: str = Field(pattern=r"^ZZ-\d{9}$")) -> str:  # the server ignores patterns
+    """Look up a support ticket by its code."""
+    return "open"
+
+
+class Seen:
+    """A scorer that records what it read: 0.1 for the task, 0.9 once a tool answered."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def __call__(self, messages: Sequence[BaseMessage]) -> float:
+        self.texts.append("\n".join(prompt_text([m]) for m in messages))
+        return 0.9 if "21" in prompt_text(messages) else 0.1
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    with LocalServer(ServerConfig(latency_scale=0)) as srv:
+        yield srv
+
+
+def catalog(server: LocalServer) -> Catalog:
+    """One model per level, priced up the ladder."""
+    models = [{"name": lv, "provider": "openai", "model": f"{lv}-model",
+               "base_url": server.base_url, "api_key_env": None,
+               "prices": Prices(input=Decimal(i + 1), output=Decimal(i + 1))}
+              for i, lv in enumerate(LEVELS)]
+    return Catalog.build({"models": models, "levels": {lv: [lv] for lv in LEVELS}})
+
+
+def make_router(server: LocalServer, **kw: Any) -> ChatCostRouter:
+    return ChatCostRouter(catalog=catalog(server), breakers=False, escalate=False, **kw)
+
+
+def ai(state: dict[str, Any]) -> list[AIMessage]:
+    return [m for m in state["messages"] if isinstance(m, AIMessage)]
+
+
+def served_levels(state: dict[str, Any]) -> list[str]:
+    return [m.response_metadata["costrouter"]["level"] for m in ai(state)]
+
+
+def test_each_call_is_scored_on_the_task_and_the_latest_turn(server: LocalServer) -> None:
+    seen = Seen()
+    router = make_router(server, scorer=seen)
+    agent = create_agent(router, tools=[magic_number], system_prompt=SYSTEM,
+                         middleware=[CostRouterMiddleware(router)])
+    with track_costs() as cb:
+        state = agent.invoke({"messages": [("user", TASK)]}, {"metadata": {"user": "alice"}})
+    calls = ai(state)
+    assert calls[0].tool_calls[0]["args"] == {"input": 3}  # tools stayed bound
+    assert any(isinstance(m, ToolMessage) and m.content == "21" for m in state["messages"])
+    assert served_levels(state) == ["trivial", "expert"]  # the tool result was re-scored
+    task_view, tool_view = seen.texts[:2]
+    assert SYSTEM in task_view and TASK in task_view
+    assert SYSTEM in tool_view and TASK in tool_view and "21" in tool_view
+    assert [m.response_metadata[ROUTE_KEY]["level"] for m in calls] == ["trivial", "expert"]
+    assert cb.summary().requests == len(calls)  # each model call counted once
+    meta = [r.metadata for r in cb.records]  # the route is in the run's metadata ...
+    assert [m["costrouter_level"] for m in meta] == ["trivial", "expert"]
+    assert all(m["user"] == "alice" for m in meta)  # ... next to the caller's own keys
+
+
+async def test_async_loop_and_astream_events_carry_the_route(server: LocalServer) -> None:
+    router = make_router(server, scorer=Seen())
+    agent = create_agent(router, tools=[magic_number],
+                         middleware=[CostRouterMiddleware(router)])
+    with track_costs() as cb:
+        state = await agent.ainvoke({"messages": [("user", TASK)]})
+    assert served_levels(state) == ["trivial", "expert"]
+    assert cb.summary().requests == 2
+    starts, streamed = [], 0
+    with track_costs() as cb:
+        async for ev in agent.astream_events({"messages": [("user", TASK)]}, version="v2"):
+            if ev["event"] == "on_chat_model_start":
+                starts.append(ev["metadata"].get("costrouter_level"))
+            elif ev["event"] == "on_chat_model_stream":
+                streamed += 1
+    assert starts == ["trivial", "expert"] and streamed > 0
+    assert cb.summary().requests == 2
+
+
+def test_messages_stream_mode_streams_routed_chunks_counted_once(server: LocalServer) -> None:
+    router = make_router(server, scorer=Seen())
+    agent = create_agent(router, tools=[magic_number],
+                         middleware=[CostRouterMiddleware(router)])
+    with track_costs() as cb:
+        chunks = [c for c, _ in agent.stream({"messages": [("user", TASK)]},
+                                             stream_mode="messages")
+                  if isinstance(c, AIMessageChunk)]
+    levels = [c.response_metadata["costrouter"]["level"] for c in chunks
+              if "costrouter" in c.response_metadata]
+    assert levels == ["trivial", "expert"]
+    assert cb.summary().requests == 2
+
+
+def test_invalid_tool_arguments_escalate_one_level(server: LocalServer) -> None:
+    router = make_router(server, scorer=lambda m: 0.1)
+    mw = CostRouterMiddleware(router, max_escalations=1)
+    agent = create_agent(router, tools=[ticket], middleware=[mw])
+    with track_costs() as cb:
+        state = agent.invoke({"messages": [("user", "Look up my support ticket")]})
+    first = ai(state)[0]
+    route = first.response_metadata[ROUTE_KEY]
+    assert [e["level"] for e in route["escalations"]] == ["trivial"]
+    assert "invalid arguments" in route["escalations"][0]["reason"]
+    assert route["level"] == "standard" and "invalid arguments" in route["unresolved"]
+    assert first.response_metadata["costrouter"]["level"] == "standard"
+    # the rejected answer was paid for: one record per model run, none twice
+    assert cb.summary().requests == len(ai(state)) + 1
+
+
+def test_a_cascade_check_escalates_until_an_answer_passes(server: LocalServer) -> None:
+    def no_trivial(message: AIMessage) -> str | None:
+        level = message.response_metadata["costrouter"]["level"]
+        return "too cheap to trust" if level == "trivial" else None
+
+    router = make_router(server, scorer=lambda m: 0.1)
+    agent = create_agent(router, tools=[magic_number],
+                         middleware=[CostRouterMiddleware(router, check=no_trivial)])
+    state = agent.invoke({"messages": [("user", TASK)]})
+    assert served_levels(state) == ["standard", "standard"]
+    for m in ai(state):
+        route = m.response_metadata[ROUTE_KEY]
+        assert route["escalations"] == [{"level": "trivial", "reason": "too cheap to trust"}]
+        assert "unresolved" not in route
+
+
+class Code(BaseModel):
+    code: str = Field(pattern=r"^ZZ-\d{9}$")  # the server never writes this
+
+
+def test_a_structured_output_parse_error_escalates_then_is_raised(server: LocalServer) -> None:
+    router = make_router(server, scorer=lambda m: 0.1)
+    agent = create_agent(router, tools=[], response_format=ToolStrategy(Code, handle_errors=False),
+                         middleware=[CostRouterMiddleware(router, max_escalations=1)])
+    with track_costs() as cb, pytest.raises(StructuredOutputValidationError):
+        agent.invoke({"messages": [("user", "Give me the code")]})
+    assert [r.tier for r in cb.records] == ["trivial", "standard"]
+
+
+def _fallback(server: LocalServer) -> ChatOpenAI:
+    return ChatOpenAI(model="fallback-model", base_url=server.base_url, api_key="x",
+                      max_retries=0, stream_usage=True)
+
+
+@pytest.mark.filterwarnings("ignore:no price is known for model 'fallback-model'")
+@pytest.mark.parametrize("router_first", [True, False])
+def test_composes_with_model_fallback_in_either_order(
+    server: LocalServer, router_first: bool
+) -> None:
+    router = make_router(server, scorer=lambda m: 0.1)
+    ours, theirs = CostRouterMiddleware(router), ModelFallbackMiddleware(_fallback(server))
+    agent = create_agent(router, tools=[magic_number],
+                         middleware=[ours, theirs] if router_first else [theirs, ours])
+    for lv in LEVELS:
+        server.set_faults(f"{lv}-model", FaultPlan(error_500=1.0))
+    try:
+        with track_costs() as cb:
+            state = agent.invoke({"messages": [("user", TASK)]})
+    finally:
+        for lv in LEVELS:
+            server.set_faults(f"{lv}-model", None)
+    calls = ai(state)
+    # the fallback model answered with its own settings: no routing kwargs leaked into it
+    assert all(m.response_metadata["model_name"] == "fallback-model" for m in calls)
+    assert all("costrouter" not in m.response_metadata for m in calls)
+    assert calls[-1].text
+    assert sum(1 for r in cb.records if r.status == "ok") == len(calls)
+
+
+@pytest.mark.parametrize("router_first", [True, False])
+def test_composes_with_budget_middleware_in_either_order(
+    server: LocalServer, router_first: bool
+) -> None:
+    router = make_router(server, scorer=Seen())
+    guard = BudgetGuard(budgets=[Budget.usd("5", per="day", scope="user")],
+                        ledger=InMemoryLedger(), clock=lambda: 1_773_145_800.0)
+    ours, budget = CostRouterMiddleware(router), BudgetMiddleware(guard)
+    agent = create_agent(router, tools=[magic_number],
+                         middleware=[ours, budget] if router_first else [budget, ours])
+    state = agent.invoke({"messages": [("user", TASK)]}, {"metadata": {"user": "ann"}})
+    assert served_levels(state) == ["trivial", "expert"]
+    spent = guard.status({"user": "ann"}).per_budget["usd/day/user"].used
+    billed = sum(Decimal(m.response_metadata["costrouter"]["cost_usd"]) for m in ai(state))
+    assert spent == billed > 0  # reconciled to what every routed call cost
+
+
+def test_misconfiguration_fails_when_the_agent_is_built(server: LocalServer) -> None:
+    with pytest.raises(ConfigError, match="ChatCostRouter"):
+        CostRouterMiddleware(None)
+    small = make_router(server)
+    with pytest.raises(ConfigError, match="level"):
+        CostRouterMiddleware(small, levels=["trivial", ""])  # an empty level name
+    with pytest.raises(ConfigError):
+        CostRouterMiddleware(small, levels=["bogus"])
+    with pytest.raises(ConfigError, match="no level"):
+        CostRouterMiddleware(small, levels=[])
+    with pytest.raises(ConfigError, match="max_escalations"):
+        CostRouterMiddleware(small, max_escalations=-1)
