@@ -39,6 +39,9 @@ from langchain_costrouter.telemetry.route import (
 )
 
 NO_TENANT = "(none)"
+ATTEMPT_EVENT = "costrouter_attempt"
+"""Custom event the call engine may send at the start and end of each attempt (see
+``on_custom_event``); without it attempt spans are rebuilt from the metadata."""
 _MAX_OPEN = 100_000
 
 
@@ -54,6 +57,8 @@ class _Open:
     prompt: list[dict[str, str]] | None
     ttfc: float | None = None
     streamed: bool = False
+    live: dict[int, list[int]] | None = None
+    """Attempt index -> [start_ns, end_ns] from the engine's ``costrouter_attempt`` events."""
 
 
 class OTelCallbackHandler(BaseCallbackHandler):
@@ -171,6 +176,23 @@ class OTelCallbackHandler(BaseCallbackHandler):
 
     # -- stream and end ------------------------------------------------------------------------
 
+    def on_custom_event(self, name: str, data: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """Live attempt timings, when the call engine sends them (``ATTEMPT_EVENT``):
+        ``{"phase": "start" | "end", "index": <position in the attempts list>}``."""
+        if name != ATTEMPT_EVENT or not isinstance(data, Mapping):
+            return
+        run = self._open.get(run_id)
+        index, phase = data.get("index"), data.get("phase")
+        if run is None or isinstance(index, bool) or not isinstance(index, int):
+            return
+        now = time.time_ns()
+        if run.live is None:
+            run.live = {}
+        if phase == "start":
+            run.live[index] = [now, now]
+        elif phase == "end" and index in run.live:
+            run.live[index][1] = now
+
     def on_llm_new_token(self, token: Any, *, chunk: Any = None, run_id: UUID,
                          **kwargs: Any) -> None:
         run = self._open.get(run_id)
@@ -207,7 +229,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
         )
         if attempts:
             parent = trace.set_span_in_context(span, run.context)
-            self._attempt_spans(parent, attempts, run.start_ns, end_ns, route)
+            self._attempt_spans(parent, attempts, run.start_ns, end_ns, route, run.live or {})
         if error is not None:
             text = scrub_text(f"{type(error).__name__}: {error}")[:500]
             span.set_status(Status(StatusCode.ERROR, text))
@@ -264,7 +286,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
 
     def _attempt_spans(
         self, parent: otel_context.Context, attempts: Sequence[AttemptInfo], start_ns: int,
-        end_ns: int, route: RouteInfo | None,
+        end_ns: int, route: RouteInfo | None, live: Mapping[int, list[int]],
     ) -> None:
         t = start_ns
         for i, att in enumerate(attempts):
@@ -276,7 +298,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
                 sc.TIER: att.tier,
                 sc.ATTEMPT_INDEX: i,
                 sc.ATTEMPT_STATUS: att.status,
-                sc.ATTEMPT_TIMING: "reconstructed",
+                sc.ATTEMPT_TIMING: "live" if i in live else "reconstructed",
             }
             if att.error:
                 a[sc.ATTEMPT_ERROR] = scrub_text(att.error)[:500]
@@ -286,7 +308,10 @@ class OTelCallbackHandler(BaseCallbackHandler):
                 a[sc.COST_SOURCE] = sc.COST_SOURCE_LOCAL
             if att.status == "ok" and route is not None and route.model_name:
                 a[sc.RESPONSE_MODEL] = route.model_name
-            stop = min(t + int(att.duration_s * 1e9), end_ns)
+            if i in live:  # timed as it happened
+                t, stop = live[i][0], live[i][1]
+            else:  # laid after the previous attempt, for its recorded duration
+                stop = min(t + int(att.duration_s * 1e9), end_ns)
             child = self._tracer.start_span(
                 f"{sc.OPERATION_CHAT} {a[sc.REQUEST_MODEL]}", context=parent,
                 kind=SpanKind.CLIENT, start_time=t, attributes=a,

@@ -75,5 +75,5 @@ ATTEMPT_INDEX = "costrouter.attempt.index"
 ATTEMPT_STATUS = "costrouter.attempt.status"
 ATTEMPT_ERROR = "costrouter.attempt.error"
 ATTEMPT_TIMING = "costrouter.attempt.timing"
-"""``reconstructed``: the attempt's start is laid after the previous attempts' durations
-(backoff waits between attempts are not in the router's metadata)."""
+"""``live``: timed by the engine's attempt events; ``reconstructed``: laid after the previous
+attempts' durations (backoff waits between attempts are not in the router's metadata)."""
