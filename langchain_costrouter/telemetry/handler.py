@@ -31,6 +31,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from langchain_costrouter.redact import is_secret_key, scrub_text
 from langchain_costrouter.telemetry import semconv as sc
+from langchain_costrouter.telemetry.attributes import (
+    message_of,
+    message_part,
+    opt_str,
+    route_attributes,
+    usage_attributes,
+)
 from langchain_costrouter.telemetry.route import (
     AttemptInfo,
     RouteInfo,
@@ -127,7 +134,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
     ) -> None:
         prompt = None
         if self.capture_content and messages:
-            prompt = [_message_part(m) for m in messages[0]]
+            prompt = [message_part(m) for m in messages[0]]
         self._start(run_id, parent_run_id, metadata, kwargs.get("invocation_params"), prompt)
 
     def on_llm_start(
@@ -152,7 +159,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
         run = _Open(
             start_ns=time.time_ns(), t0=self._clock(), context=otel_context.get_current(),
             requested=str(requested) if requested else None,
-            provider=_opt(meta.get("ls_provider")),
+            provider=opt_str(meta.get("ls_provider")),
             tenant=self._tenant(meta),
             params={k: params[k] for k in ("temperature", "max_tokens") if k in params},
             prompt=prompt,
@@ -217,7 +224,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
             return
         end_ns = time.time_ns()
         duration = max(self._clock() - run.t0, 0.0)
-        message = _message_of(response)
+        message = message_of(response)
         meta: Mapping[str, Any] = getattr(message, "response_metadata", None) or {}
         route = route_of(meta)
         attempts = route.attempts if route else attempts_of_error(error) if error else ()
@@ -249,10 +256,10 @@ class OTelCallbackHandler(BaseCallbackHandler):
         a: dict[str, Any] = {
             sc.OPERATION_NAME: sc.OPERATION_CHAT,
             sc.PROVIDER_NAME: (route.provider if route else None)
-            or _opt(meta.get("model_provider")) or run.provider or "unknown",
+            or opt_str(meta.get("model_provider")) or run.provider or "unknown",
             sc.REQUEST_MODEL: requested or "unknown",
         }
-        response_model = _opt(meta.get("model_name")) or (route.model_name if route else None)
+        response_model = opt_str(meta.get("model_name")) or (route.model_name if route else None)
         if response_model:
             a[sc.RESPONSE_MODEL] = response_model
         if run.params.get("temperature") is not None:
@@ -264,11 +271,11 @@ class OTelCallbackHandler(BaseCallbackHandler):
         finish = meta.get("finish_reason")
         if isinstance(finish, str) and finish:
             a[sc.RESPONSE_FINISH_REASONS] = [finish]
-        a.update(_usage_attributes(getattr(message, "usage_metadata", None)))
+        a.update(usage_attributes(getattr(message, "usage_metadata", None)))
         if run.tenant != NO_TENANT or self.tenant_keys:
             a[sc.TENANT] = run.tenant
         if route is not None:
-            a.update(_route_attributes(route))
+            a.update(route_attributes(route))
         if error is not None:
             a[sc.ERROR_TYPE] = type(error).__qualname__
             failed = attempts_of_error(error)
@@ -281,7 +288,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
             if run.prompt is not None:
                 a[sc.INPUT_MESSAGES] = json.dumps(run.prompt, ensure_ascii=False)
             if message is not None:
-                a[sc.OUTPUT_MESSAGES] = json.dumps([_message_part(message)], ensure_ascii=False)
+                a[sc.OUTPUT_MESSAGES] = json.dumps([message_part(message)], ensure_ascii=False)
         return a
 
     def _attempt_spans(
@@ -340,79 +347,3 @@ class OTelCallbackHandler(BaseCallbackHandler):
             labels = {k: attrs[k] for k in (sc.RESPONSE_MODEL, sc.LEVEL) if k in attrs}
             labels[sc.TENANT] = run.tenant
             self._cost.add(attrs[sc.COST_AMOUNT], labels)
-
-
-def _route_attributes(route: RouteInfo) -> dict[str, Any]:
-    a: dict[str, Any] = {
-        sc.ATTEMPTS: len(route.attempts), sc.USAGE_ESTIMATED: route.usage_estimated,
-    }
-    for key, value in ((sc.LEVEL, route.level), (sc.TIER, route.tier), (sc.LANE, route.lane),
-                       (sc.ROUTE_REASON, route.reason),
-                       (sc.DOWNGRADE_REASON, route.downgrade_reason)):
-        if value:
-            a[key] = scrub_text(value)[:1000]
-    if route.score is not None:
-        a[sc.SCORE] = route.score
-    reason = route.fallback_reason
-    if reason:
-        a[sc.FALLBACK_REASON] = scrub_text(reason)[:1000]
-    if route.cascade_exhausted is not None:
-        a[sc.CASCADE_EXHAUSTED] = route.cascade_exhausted
-    if route.breaker_events:
-        a[sc.BREAKER_EVENTS] = route.breaker_events
-    if route.cost_usd is not None:
-        a[sc.COST_AMOUNT] = float(route.cost_usd)
-        a[sc.COST_CURRENCY] = route.currency
-        a[sc.COST_SOURCE] = sc.COST_SOURCE_LOCAL
-        a[sc.COST_USD_EXACT] = str(route.cost_usd)
-    else:
-        a[sc.UNPRICED] = True
-    return a
-
-
-def _count(v: Any) -> int | None:
-    """A token count from provider-shaped data: a non-negative int, else nothing."""
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        return None
-    return v
-
-
-def _usage_attributes(um: Any) -> dict[str, int]:
-    if not isinstance(um, Mapping):
-        return {}
-    a: dict[str, int] = {}
-    for key, value in ((sc.INPUT_TOKENS, um.get("input_tokens")),
-                       (sc.OUTPUT_TOKENS, um.get("output_tokens"))):
-        n = _count(value)
-        if n is not None:
-            a[key] = n
-    inp = um.get("input_token_details") or {}
-    out = um.get("output_token_details") or {}
-    for key, value in ((sc.CACHE_READ_TOKENS, inp.get("cache_read") if isinstance(inp, Mapping)
-                        else None),
-                       (sc.CACHE_CREATION_TOKENS, inp.get("cache_creation")
-                        if isinstance(inp, Mapping) else None),
-                       (sc.REASONING_TOKENS, out.get("reasoning") if isinstance(out, Mapping)
-                        else None)):
-        n = _count(value)
-        if n is not None:
-            a[key] = n
-    return a
-
-
-def _message_of(response: LLMResult | None) -> Any:
-    if response is None or not response.generations or not response.generations[0]:
-        return None
-    gen = response.generations[0][0]
-    return getattr(gen, "message", None)
-
-
-def _message_part(m: Any) -> dict[str, str]:
-    role = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}.get(
-        getattr(m, "type", ""), str(getattr(m, "type", "user")))
-    text = getattr(m, "text", None)
-    return {"role": role, "content": scrub_text(str(text if text is not None else m.content))}
-
-
-def _opt(v: Any) -> str | None:
-    return str(v) if isinstance(v, str) and v else None
