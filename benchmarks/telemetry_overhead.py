@@ -9,7 +9,9 @@ nothing, so it is the plain router.
 
 1. Per call over HTTP: median of N sequential invokes and N streams, off and on interleaved, to
    the zero-latency local server in its own process.
-2. No I/O (a function-backed model, same process): the handler's own cost per call, in us.
+2. No I/O (a function-backed model, same process): what telemetry adds per call, in us.
+3. The handler alone, fed one routed call's callbacks: with the API's no-op providers (this
+   package's own work) and with the SDK (what the OpenTelemetry SDK adds on top).
 """
 
 from __future__ import annotations
@@ -118,6 +120,46 @@ def no_io(blocks: int, calls: int) -> dict[str, float]:
     return out
 
 
+def handler_alone(calls: int = 2000, rounds: int = 5) -> dict[str, float]:
+    from uuid import uuid4
+
+    from langchain_core.messages import AIMessage, HumanMessage
+    from langchain_core.outputs import ChatGeneration, LLMResult
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.trace import NoOpTracerProvider
+
+    from langchain_costrouter.telemetry import OTelCallbackHandler
+
+    entry = {"level": "trivial", "tier": "m", "model_name": MODEL, "provider": "openai",
+             "score": 0.1, "cost_usd": "0.0000064", "currency": "USD", "breaker_events": [],
+             "attempts": [{"tier": "m", "status": "ok", "duration_s": 0.001,
+                           "cost_usd": "0.0000064"}]}
+    msg = AIMessage("positive", response_metadata={"model_name": MODEL, "costrouter": entry,
+                                                   "finish_reason": "stop"},
+                    usage_metadata={"input_tokens": 20, "output_tokens": 1, "total_tokens": 21})
+    result = LLMResult(generations=[[ChatGeneration(message=msg)]])
+    prompt = [[HumanMessage(PROMPT)]]
+    meta = {"ls_model_name": MODEL, "ls_provider": "openai", "user": "alice"}
+    ids = [uuid4() for _ in range(calls)]
+
+    def per_call(h: Any) -> float:
+        t0 = time.perf_counter()
+        for run_id in ids:
+            h.on_chat_model_start({}, prompt, run_id=run_id, metadata=meta)
+            h.on_llm_end(result, run_id=run_id)
+        return (time.perf_counter() - t0) / calls
+
+    tp, mp, _ = telemetry()
+    noop = OTelCallbackHandler(tracer_provider=NoOpTracerProvider(),
+                               meter_provider=NoOpMeterProvider())
+    sdk = OTelCallbackHandler(tracer_provider=tp, meter_provider=mp)
+    t: dict[str, list[float]] = {"noop": [], "sdk": []}
+    for _ in range(rounds):
+        t["noop"].append(per_call(noop))
+        t["sdk"].append(per_call(sdk))
+    return {"noop_us": median(t["noop"]) * 1e6, "sdk_us": median(t["sdk"]) * 1e6}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=300)
@@ -125,7 +167,8 @@ def main() -> None:
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args()
     with server_process(latency_scale=0) as base_url:
-        results = {"http": http(base_url, args.calls), "no_io": no_io(args.blocks, 300)}
+        results = {"http": http(base_url, args.calls), "no_io": no_io(args.blocks, 300),
+                   "handler": handler_alone()}
     h, p = results["http"], results["no_io"]
     print(f"over HTTP, median of {args.calls} interleaved calls (telemetry on / off):")
     for mode in ("invoke", "stream"):
@@ -135,6 +178,9 @@ def main() -> None:
     for mode in ("sync", "async"):
         print(f"  {mode:6}  off {p[mode + '_off_us']:.0f} us   on {p[mode + '_on_us']:.0f} us"
               f"   +{p[mode + '_added_us']:.0f} us   ratio {p[mode + '_ratio']:.3f}")
+    ha = results["handler"]
+    print(f"the handler alone, per call: {ha['noop_us']:.0f} us with no-op providers (this "
+          f"package), {ha['sdk_us']:.0f} us with the SDK and in-memory exporter/reader")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
