@@ -28,6 +28,7 @@ from langchain.agents.middleware.types import (
 )
 from langchain.agents.structured_output import StructuredOutputError
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import ensure_config
 
 from langchain_costrouter.agents.view import RoutedModel
 from langchain_costrouter.cascade import Check, all_of
@@ -153,8 +154,15 @@ class CostRouterMiddleware(AgentMiddleware):
         return len(self.ladder) - 1, score
 
     def _routes(self, request: ModelRequest) -> bool:
-        return request.model is self.router and "model" not in request.model_settings \
-            and "level" not in request.model_settings  # a pin (e.g. a budget downgrade) wins
+        """Only calls of this router, and none pinned by another middleware (a budget
+        downgrade's ``model``) or by the caller (``configurable`` ``costrouter_model`` /
+        ``costrouter_level``): a pin wins."""
+        if request.model is not self.router:
+            return False
+        if "model" in request.model_settings or "level" in request.model_settings:
+            return False
+        conf = ensure_config().get("configurable") or {}
+        return conf.get("costrouter_model") is None and conf.get("costrouter_level") is None
 
     def _route(self, request: ModelRequest) -> _Route:
         step, score = self._start(request)

@@ -224,6 +224,16 @@ def test_composes_with_budget_middleware_in_either_order(
     assert spent == billed > 0  # reconciled to what every routed call cost
 
 
+def test_a_callers_level_pin_wins_over_the_middleware(server: LocalServer) -> None:
+    router = make_router(server, scorer=Seen())
+    agent = create_agent(router, tools=[magic_number],
+                         middleware=[CostRouterMiddleware(router)])
+    state = agent.invoke({"messages": [("user", TASK)]},
+                         {"configurable": {"costrouter_level": "complex"}})
+    assert served_levels(state) == ["complex", "complex"]
+    assert all(ROUTE_KEY not in m.response_metadata for m in ai(state))
+
+
 def test_misconfiguration_fails_when_the_agent_is_built(server: LocalServer) -> None:
     with pytest.raises(ConfigError, match="ChatCostRouter"):
         CostRouterMiddleware(None)
