@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from langchain_costrouter.costs.export import record_from_dict
@@ -111,7 +112,7 @@ def ledger_rows(path: str | os.PathLike[str], keys: Sequence[str]) -> Iterator[S
     if not os.path.exists(p):
         raise ConfigError(f"no ledger file at {p!r}")
     try:
-        db = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+        db = sqlite3.connect(Path(p).resolve().as_uri() + "?mode=ro", uri=True)
     except sqlite3.Error as e:
         raise ConfigError(f"cannot open ledger {p!r} read-only: {e}") from None
     try:

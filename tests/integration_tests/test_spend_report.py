@@ -54,12 +54,12 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, P
             meta = {"team": team, **({"user": user} if user else {})}
             router.invoke(f"Say hello number {i}", config={"callbacks": [handler],
                                                          "metadata": meta})
-    ledger.close()
     expected: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for r in handler.records:
         day = datetime.fromtimestamp(r.timestamp, tz=timezone.utc).date().isoformat()
         expected[(day, r.metadata.get("user", NONE))] += r.cost or Decimal(0)
-    yield db, jsonl, dict(expected)
+    yield db, jsonl, dict(expected)  # the ledger stays open: reports read a live database
+    ledger.close()
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
