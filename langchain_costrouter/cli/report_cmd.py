@@ -4,6 +4,8 @@ JSON lines file of cost records; a table, a CSV and a stacked bar chart."""
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from collections import defaultdict
 from decimal import Decimal
 
@@ -51,7 +53,11 @@ def parse_keys(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     keys = parse_keys(args.by)
     rows = ledger_rows(args.ledger, keys) if args.ledger else jsonl_rows(args.records, keys)
-    cells = aggregate(rows, keys, args.period)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        cells = aggregate(rows, keys, args.period)
+    for w in caught:  # one plain line each, not a Python warning with a source line
+        print(f"costrouter report: warning: {w.message}", file=sys.stderr)
     source = args.ledger or args.records
     console = out.console()
     if not cells:
