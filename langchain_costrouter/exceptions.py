@@ -280,3 +280,17 @@ class RoutingDataError(ConfigError):
         where = path + (f", row {row}" if row is not None else "")
         where += f", column {column!r}" if column is not None else ""
         super().__init__(f"{where}: {problem}")
+
+
+class CascadeCheckError(CostRouterError):
+    """A cascade check raised instead of accepting or rejecting an answer.
+
+    Not the model's fault: the answer was received (and paid for), so it never counts against
+    a breaker, and the call fails rather than escalating on a broken check. ``check`` names the
+    check; the original exception is the ``__cause__``.
+    """
+
+    def __init__(self, check: str, cause: BaseException | str) -> None:
+        self.check = check
+        detail = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+        super().__init__(f"cascade check {check!r} failed: {detail}")

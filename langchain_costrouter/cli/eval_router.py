@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from langchain_costrouter.cli import eval_cascade
 from langchain_costrouter.cli import report as out
 from langchain_costrouter.quality.baselines import resolve_scorer, score_all
 from langchain_costrouter.quality.metrics import Curve, RouterReport, curve, evaluate
@@ -41,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--plot", metavar="PNG", help="draw quality vs strong share (and cost)")
     p.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     p.set_defaults(func=run)
+    eval_cascade.add_args(p)  # --cascade CHECK,...: score cascade checks (cli/eval_cascade.py)
 
 
 def load(args: argparse.Namespace) -> RoutingTable:

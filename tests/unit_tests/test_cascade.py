@@ -21,6 +21,7 @@ from langchain_costrouter.cascade import (
     structured_check,
 )
 from langchain_costrouter.costs import track_costs
+from langchain_costrouter.exceptions import CascadeCheckError
 from langchain_costrouter.pricing.prices import Prices, TokenUsage, cost_of
 from langchain_costrouter.pricing.tokens import count_messages, count_text
 from langchain_costrouter.resilience import BreakerConfig, Breakers
@@ -184,8 +185,9 @@ def test_a_check_that_raises_fails_the_call() -> None:
         raise ValueError("bug in my check")
 
     router = make_router("fine", cascade=broken)
-    with pytest.raises(ValueError, match="bug in my check"):
+    with pytest.raises(CascadeCheckError, match="'broken' failed: ValueError: bug in") as e:
         router.invoke(PROMPT, level="trivial")
+    assert e.value.check == "broken" and isinstance(e.value.__cause__, ValueError)
     assert fm(router, "mid").calls == []
     assert router.health()["cheap"].state == "closed"
 
