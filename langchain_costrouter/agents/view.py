@@ -18,6 +18,7 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field
 
 METADATA_PREFIX = "costrouter_"
@@ -49,6 +50,15 @@ class RoutedModel(BaseChatModel):
     def catalog(self) -> Any:  # what budget estimates read for the names a router can pin
         return self.router.route_catalog
 
+    # what budget estimates read off a router, so they see the router's own settings
+    @property
+    def max_tokens(self) -> int | None:
+        return getattr(self.router, "max_tokens", None)
+
+    @property
+    def default_output_tokens(self) -> int | None:
+        return getattr(self.router, "default_output_tokens", None)
+
     def _pinned(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         return {"level": self.level, **kwargs}
 
@@ -74,6 +84,9 @@ class RoutedModel(BaseChatModel):
         return self._routed(self.router.bind(**self._pinned(kwargs)))
 
     def plan(self, input: LanguageModelInput, **kwargs: Any) -> Any:
+        tools = kwargs.get("tools")
+        if tools:  # as bind_tools sends them: OpenAI-format dicts (agents pass BaseTools)
+            kwargs["tools"] = [convert_to_openai_tool(t) for t in tools]
         return self.router.plan(input, **self._pinned(kwargs))
 
     def invoke(self, input: LanguageModelInput, config: RunnableConfig | None = None,

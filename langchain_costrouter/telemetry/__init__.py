@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_costrouter.telemetry.route import AttemptInfo, RouteInfo, attempts_of_error, route_of
+from langchain_costrouter.telemetry.route import (
+    AttemptInfo,
+    RouteInfo,
+    attempts_of_error,
+    route_of,
+    route_of_error,
+)
 from langchain_costrouter.telemetry.setup import (
     instrument,
     otel_handler,
@@ -30,6 +36,7 @@ __all__ = [
     "otel_handler",
     "require_otel",
     "route_of",
+    "route_of_error",
     "telemetry_configured",
     "uninstrument",
 ]

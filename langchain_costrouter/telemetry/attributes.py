@@ -21,8 +21,8 @@ def route_attributes(route: RouteInfo) -> dict[str, Any]:
         sc.ATTEMPTS: len(route.attempts), sc.USAGE_ESTIMATED: route.usage_estimated,
     }
     for key, value in ((sc.LEVEL, route.level), (sc.TIER, route.tier), (sc.LANE, route.lane),
-                       (sc.ROUTE_REASON, route.reason),
-                       (sc.DOWNGRADE_REASON, route.downgrade_reason)):
+                       (sc.ROUTE_REASON, route.reason), (sc.SCORED_LEVEL, route.scored_level),
+                       (sc.SERVED_LEVEL, route.served_level)):
         if value:
             a[key] = scrub_text(value)[:1000]
     if route.score is not None:

@@ -43,6 +43,7 @@ from langchain_costrouter.telemetry.route import (
     RouteInfo,
     attempts_of_error,
     route_of,
+    route_of_error,
 )
 
 NO_TENANT = "(none)"
@@ -226,7 +227,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
         duration = max(self._clock() - run.t0, 0.0)
         message = message_of(response)
         meta: Mapping[str, Any] = getattr(message, "response_metadata", None) or {}
-        route = route_of(meta)
+        route = route_of(meta) or (route_of_error(error) if error is not None else None)
         attempts = route.attempts if route else attempts_of_error(error) if error else ()
         attrs = self._call_attributes(run, meta, route, message, error)
         name = f"{sc.OPERATION_CHAT} {attrs.get(sc.REQUEST_MODEL) or 'unknown'}"

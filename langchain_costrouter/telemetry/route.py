@@ -42,7 +42,10 @@ class RouteInfo:
     cascade_exhausted: bool | None = None
     lane: str | None = None
     reason: str | None = None
-    downgrade_reason: str | None = None
+    """Why the served model is not the scored level's first choice (the engine's
+    ``budget_downgrade``, ``ceiling``, ``fallback`` ...)."""
+    scored_level: str | None = None
+    served_level: str | None = None
     attempts: tuple[AttemptInfo, ...] = ()
     breaker_events: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -109,8 +112,8 @@ def route_of(response_metadata: Mapping[str, Any] | None) -> RouteInfo | None:
     events = entry.get("breaker_events")
     exhausted = entry.get("cascade_exhausted")
     known = {"level", "tier", "model_name", "provider", "score", "cost_usd", "currency",
-             "usage_estimated", "cascade_exhausted", "lane", "reason", "downgrade_reason",
-             "attempts", "breaker_events"}
+             "usage_estimated", "cascade_exhausted", "lane", "reason", "scored_level",
+             "served_level", "attempts", "breaker_events"}
     return RouteInfo(
         level=_str(entry.get("level")),
         tier=_str(entry.get("tier")),
@@ -123,7 +126,8 @@ def route_of(response_metadata: Mapping[str, Any] | None) -> RouteInfo | None:
         cascade_exhausted=exhausted if isinstance(exhausted, bool) else None,
         lane=_str(entry.get("lane")),
         reason=_str(entry.get("reason")),
-        downgrade_reason=_str(entry.get("downgrade_reason")),
+        scored_level=_str(entry.get("scored_level")),
+        served_level=_str(entry.get("served_level")),
         attempts=_attempts(entry.get("attempts")),
         breaker_events=len(events) if isinstance(events, list) else 0,
         extra={k: v for k, v in entry.items()
@@ -131,6 +135,17 @@ def route_of(response_metadata: Mapping[str, Any] | None) -> RouteInfo | None:
     )
 
 
+def route_of_error(error: BaseException) -> RouteInfo | None:
+    """The route an error carries (a stream cut after its first chunk has one), else ``None``."""
+    route = getattr(error, "route", None)
+    return route_of({METADATA_KEY: route}) if isinstance(route, Mapping) else None
+
+
 def attempts_of_error(error: BaseException) -> tuple[AttemptInfo, ...]:
-    """The attempts of a failed routed call (``AllModelsFailedError.attempts``), else ``()``."""
-    return _attempts(getattr(error, "attempts", None))
+    """The attempts of a failed routed call (``AllModelsFailedError.attempts``, or the route
+    of an error that carries one), else ``()``."""
+    found = _attempts(getattr(error, "attempts", None))
+    if not found:
+        route = route_of_error(error)
+        found = route.attempts if route is not None else ()
+    return found

@@ -44,10 +44,12 @@ class Seen:
     """A scorer that records what it read: 0.1 for the task, 0.9 once a tool answered."""
 
     def __init__(self) -> None:
-        self.texts: list[str] = []
+        self.views: list[str] = []
 
     def __call__(self, messages: Sequence[BaseMessage]) -> float:
-        self.texts.append("\n".join(prompt_text([m]) for m in messages))
+        text = "\n".join(prompt_text([m]) for m in messages)
+        if [m.type for m in messages] == ["system", "human"]:  # the middleware's view
+            self.views.append(text)
         return 0.9 if "21" in prompt_text(messages) else 0.1
 
 
@@ -89,9 +91,11 @@ def test_each_call_is_scored_on_the_task_and_the_latest_turn(server: LocalServer
     assert calls[0].tool_calls[0]["args"] == {"input": 3}  # tools stayed bound
     assert any(isinstance(m, ToolMessage) and m.content == "21" for m in state["messages"])
     assert served_levels(state) == ["trivial", "expert"]  # the tool result was re-scored
-    task_view, tool_view = seen.texts[:2]
-    assert SYSTEM in task_view and TASK in task_view
-    assert SYSTEM in tool_view and TASK in tool_view and "21" in tool_view
+    # the middleware scored the task alone, then the task with the tool's result, in one
+    # human message after the system prompt
+    first, second = seen.views[:2]
+    assert SYSTEM in first and TASK in first and "21" not in first
+    assert SYSTEM in second and TASK in second and "21" in second
     assert [m.response_metadata[ROUTE_KEY]["level"] for m in calls] == ["trivial", "expert"]
     assert cb.summary().requests == len(calls)  # each model call counted once
     meta = [r.metadata for r in cb.records]  # the route is in the run's metadata ...

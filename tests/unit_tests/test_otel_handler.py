@@ -103,3 +103,25 @@ def test_an_inner_llm_run_of_a_traced_run_is_not_traced_twice() -> None:
     h.on_llm_end(answer(ENTRY), run_id=inner)
     h.on_llm_end(answer(ENTRY), run_id=outer)
     assert len([s for s in spans.get_finished_spans() if s.parent is None]) == 1
+
+
+class CutStream(Exception):
+    """Like the engine's stream-cut error: it carries the route of what was billed."""
+
+    def __init__(self, route: dict[str, Any]) -> None:
+        super().__init__("stream cut after the first chunk")
+        self.route = route
+
+
+def test_an_error_that_carries_its_route_keeps_tier_cost_and_attempts() -> None:
+    h, spans = setup()
+    route = {"level": "standard", "tier": "b", "provider": "p", "cost_usd": "0.0004",
+             "scored_level": "trivial", "served_level": "standard", "reason": "fallback",
+             "attempts": [{"tier": "b", "status": "error", "error": "cut", "duration_s": 0.1}]}
+    h.on_llm_error(CutStream(route), run_id=start(h))
+    call = next(s for s in spans.get_finished_spans() if s.parent is None)
+    assert call.status.status_code.name == "ERROR"
+    a = call.attributes
+    assert (a[sc.TIER], a[sc.COST_USD_EXACT], a[sc.ROUTE_REASON]) == ("b", "0.0004", "fallback")
+    assert (a[sc.SCORED_LEVEL], a[sc.SERVED_LEVEL]) == ("trivial", "standard")
+    assert len([s for s in spans.get_finished_spans() if s.parent is not None]) == 1
