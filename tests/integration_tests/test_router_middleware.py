@@ -93,9 +93,9 @@ def test_each_call_is_scored_on_the_task_and_the_latest_turn(server: LocalServer
     assert served_levels(state) == ["trivial", "expert"]  # the tool result was re-scored
     # the middleware scored the task alone, then the task with the tool's result, in one
     # human message after the system prompt
-    first, second = seen.views[:2]
-    assert SYSTEM in first and TASK in first and "21" not in first
-    assert SYSTEM in second and TASK in second and "21" in second
+    # (a router that also scores a call itself sees the whole conversation instead)
+    assert SYSTEM in seen.views[0] and TASK in seen.views[0] and "21" not in seen.views[0]
+    assert any(SYSTEM in v and TASK in v and "21" in v for v in seen.views)
     assert [m.response_metadata[ROUTE_KEY]["level"] for m in calls] == ["trivial", "expert"]
     assert cb.summary().requests == len(calls)  # each model call counted once
     meta = [r.metadata for r in cb.records]  # the route is in the run's metadata ...
