@@ -31,7 +31,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.runnables import ensure_config
 
 from langchain_costrouter.agents.view import RoutedModel
-from langchain_costrouter.cascade import Check, all_of
+from langchain_costrouter.cascade import Check, all_of, as_check
 from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.routing.levels import LEVELS, Level
 from langchain_costrouter.routing.scorers import prompt_text, resolve_scorer, score_request
@@ -130,7 +130,9 @@ class CostRouterMiddleware(AgentMiddleware):
             raise ConfigError(f"max_escalations must be an int >= 0, got {max_escalations!r}")
         self.max_escalations = max_escalations
         checks = [] if check is None else [check] if callable(check) else list(check)
-        self.check: Check | None = all_of(*checks) if checks else None
+        if checks:
+            all_of(*checks)  # a check that is not callable is a ConfigError now
+        self.checks: list[Check] = checks
         self._scorer, self._thresholds = resolve_scorer(router.scorer, router.thresholds)
 
     @property
@@ -227,8 +229,13 @@ class CostRouterMiddleware(AgentMiddleware):
                 and model_response.structured_response is None
                 and any(isinstance(m, ToolMessage) for m in model_response.result)):
             return "structured output: the answer did not parse"
-        if self.check is not None:
-            return self.check(msg)
+        if self.checks:  # bound to the call, for checks that read the prompt or options
+            messages = list(request.messages)
+            if request.system_message is not None:
+                messages.insert(0, request.system_message)
+            options = {**request.model_settings, "tools": _tool_dicts(request.tools)}
+            check = as_check(self.checks, options, messages)
+            return check(msg) if check is not None else None
         return None
 
 

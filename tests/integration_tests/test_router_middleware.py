@@ -168,6 +168,23 @@ def test_a_cascade_check_escalates_until_an_answer_passes(server: LocalServer) -
         assert "unresolved" not in route
 
 
+def test_a_check_that_reads_the_request_sees_the_agent_call(server: LocalServer) -> None:
+    seen: list[tuple[str, ...]] = []
+
+    def needs_context(message: AIMessage, request: Any) -> str | None:
+        seen.append(tuple(m.type for m in request.messages))
+        asked = any(TASK in str(m.content) for m in request.messages)
+        level = message.response_metadata["costrouter"]["level"]
+        return "trivial model on a magic question" if asked and level == "trivial" else None
+
+    router = make_router(server, scorer=lambda m: 0.1)
+    agent = create_agent(router, tools=[magic_number], system_prompt=SYSTEM,
+                         middleware=[CostRouterMiddleware(router, check=needs_context)])
+    state = agent.invoke({"messages": [("user", TASK)]})
+    assert served_levels(state) == ["standard", "standard"]
+    assert seen[0] == ("system", "human")  # the call as the model saw it, system prompt first
+
+
 class Code(BaseModel):
     code: str = Field(pattern=r"^ZZ-\d{9}$")  # the server never writes this
 
