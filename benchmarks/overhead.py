@@ -36,9 +36,12 @@ def build(base_url: str) -> tuple[ChatOpenAI, ChatCostRouter]:
                       stream_usage=True, max_tokens=16, timeout=60.0)
     # Every level may use gpt-4.1-mini or gpt-4.1: the router does all its routing work and
     # picks the cheaper, the same model as the bare client.
-    catalog = Catalog.default().served_by(base_url).with_overrides(
-        {"levels": {lv: ["gpt-4.1", MODEL] for lv in ("trivial", "standard", "complex",
-                                                      "expert")}})
+    # (Both are added as entries, priced by genai-prices: the default catalog has newer models.)
+    catalog = Catalog.default().with_overrides({
+        "models": {m: {"provider": "openai", "model": m, "base_url": base_url}
+                   for m in ("gpt-4.1", MODEL)},
+        "levels": {lv: ["gpt-4.1", MODEL] for lv in ("trivial", "standard", "complex", "expert")},
+    }).served_by(base_url)
     router = ChatCostRouter(catalog=catalog, max_tokens=16)
     assert router.invoke(PROMPT).response_metadata["model_name"].startswith(MODEL)
     return bare, router

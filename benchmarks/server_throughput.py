@@ -45,7 +45,7 @@ async def _bounded(n: int, concurrency: int, call: Callable[[int], Awaitable[Non
 async def raw_httpx(base_url: str, n: int, concurrency: int, lib: Any = httpx) -> float:
     limits = lib.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with lib.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
-        body = {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": PROMPT}]}
+        body = {"model": "gpt-5.4-mini", "messages": [{"role": "user", "content": PROMPT}]}
 
         async def call(_: int) -> None:
             r = await client.post("/chat/completions", json=body)
@@ -56,7 +56,7 @@ async def raw_httpx(base_url: str, n: int, concurrency: int, lib: Any = httpx) -
 
 
 async def chat_openai(base_url: str, n: int, concurrency: int) -> float:
-    llm = ChatOpenAI(model="gpt-4.1-mini", base_url=base_url, api_key="bench", max_retries=0)
+    llm = ChatOpenAI(model="gpt-5.4-mini", base_url=base_url, api_key="bench", max_retries=0)
 
     async def call(_: int) -> None:
         await llm.ainvoke(PROMPT)
@@ -68,7 +68,7 @@ async def chat_openai(base_url: str, n: int, concurrency: int) -> float:
 async def app_only(n: int) -> float:
     """The app's own cost: direct ASGI calls, no HTTP parsing, no socket."""
     app = server_app(ServerConfig.from_catalog(latency_scale=0))
-    data = json.dumps({"model": "gpt-4.1-mini",
+    data = json.dumps({"model": "gpt-5.4-mini",
                        "messages": [{"role": "user", "content": PROMPT}]}).encode()
     scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions",
              "raw_path": b"/v1/chat/completions", "query_string": b"", "root_path": "",

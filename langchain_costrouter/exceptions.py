@@ -7,7 +7,9 @@ Two families, kept apart as pydantic-ai does:
 * :class:`CostRouterError`: something happened at run time (every model failed, a budget is
   spent, a prompt fits no model). Each says which limit, which model, what happened.
 
-Messages never contain API keys: errors are built from names and numbers only.
+Messages never contain API keys: every error's ``str``, ``repr`` and ``args`` go through
+:func:`langchain_costrouter.redact.scrub_text` (a provider's error text may echo a key), and
+the provider errors an :class:`AllModelsFailedError` carries are scrubbed in place.
 """
 
 from __future__ import annotations
@@ -19,11 +21,32 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from langchain_costrouter.redact import (
+    REDACTED,
+    is_env_name,
+    register_secret,
+    scrub_exception,
+    scrub_text,
+)
+
 if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
     from exceptiongroup import ExceptionGroup
 
 
-class ConfigError(ValueError):
+class _Scrubbed(BaseException):
+    """``args``, ``str`` and ``repr`` without credentials (also keys registered later)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(scrub_text(a) if isinstance(a, str) else a for a in args))
+
+    def __str__(self) -> str:
+        return scrub_text(super().__str__())
+
+    def __repr__(self) -> str:
+        return scrub_text(super().__repr__())
+
+
+class ConfigError(_Scrubbed, ValueError):
     """Bad configuration: a catalog, tier, level, ceiling or override that cannot work."""
 
 
@@ -37,7 +60,7 @@ class UnknownModelError(ConfigError, KeyError):
         super().__init__(f"unknown {kind} {name!r}; known {kind}s: {', '.join(self.known) or '-'}")
 
     def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0])
+        return scrub_text(str(self.args[0]))
 
 
 class MissingAPIKeyError(ConfigError):
@@ -46,7 +69,8 @@ class MissingAPIKeyError(ConfigError):
     def __init__(self, model: str | Sequence[str], env_vars: Sequence[str]) -> None:
         self.models = [model] if isinstance(model, str) else list(model)
         self.model = self.models[0] if self.models else ""
-        self.env_vars = list(env_vars)
+        self.env_vars = [_env_name(v) for v in env_vars]
+        """The variable names; a value that is no variable name (a pasted key) is redacted."""
         who = (f"model {self.models[0]!r} needs" if len(self.models) == 1
                else f"models {', '.join(self.models)} need")
         super().__init__(
@@ -55,7 +79,30 @@ class MissingAPIKeyError(ConfigError):
         )
 
 
-class CostRouterError(Exception):
+def _env_name(name: str) -> str:
+    """``name`` if it looks like an environment variable name, else registered and redacted:
+    a key pasted where its variable's name belongs must not be echoed."""
+    if is_env_name(name):
+        return name
+    register_secret(name)
+    return f"{REDACTED} (not an environment variable name)"
+
+
+class InvalidTextError(ConfigError):
+    """A prompt holds text that cannot be sent (a lone surrogate cannot be encoded as UTF-8)."""
+
+    def __init__(self, where: str, position: int, codepoint: int) -> None:
+        self.where = where
+        self.position = position
+        self.codepoint = codepoint
+        super().__init__(
+            f"{where} has a lone surrogate U+{codepoint:04X} at character {position}: it cannot "
+            "be encoded as UTF-8, so no provider can receive it. Fix the text where it was "
+            "decoded (e.g. bytes.decode('utf-8', errors='replace'))"
+        )
+
+
+class CostRouterError(_Scrubbed, Exception):
     """Base class of every run-time error of the package."""
 
 
@@ -98,6 +145,10 @@ class Attempt:
     duration_s: float = 0.0
     """Wall time of the attempt."""
 
+    def __post_init__(self) -> None:
+        if self.error is not None:
+            object.__setattr__(self, "error", scrub_text(self.error))
+
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"tier": self.tier, "status": self.status}
         if self.error is not None:
@@ -114,14 +165,15 @@ class AllModelsFailedError(ExceptionGroup, CostRouterError):  # type: ignore[mis
     def __new__(
         cls, message: str, exceptions: Sequence[Exception], attempts: Sequence[Attempt] = ()
     ) -> AllModelsFailedError:
-        self = super().__new__(cls, message, list(exceptions))
+        excs = [scrub_exception(e) for e in exceptions]
+        self = super().__new__(cls, scrub_text(message), excs)
         self.attempts = list(attempts)
         return self
 
     def __init__(
         self, message: str, exceptions: Sequence[Exception], attempts: Sequence[Attempt] = ()
     ) -> None:
-        super().__init__(message, list(exceptions))
+        Exception.__init__(self, scrub_text(message), list(self.exceptions))
 
     def derive(self, excs: Sequence[Exception]) -> AllModelsFailedError:  # type: ignore[override]
         return AllModelsFailedError(self.message, excs, self.attempts)
@@ -130,7 +182,11 @@ class AllModelsFailedError(ExceptionGroup, CostRouterError):  # type: ignore[mis
         tries = ", ".join(
             f"{a.tier}: {a.error or a.status} ({a.duration_s * 1000:.0f} ms)" for a in self.attempts
         )
-        return f"{self.message} [{tries}]" if tries else self.message
+        return scrub_text(f"{self.message} [{tries}]" if tries else self.message)
+
+    def __repr__(self) -> str:
+        return scrub_text(
+            f"{type(self).__name__}({self.message!r}, {list(self.exceptions)!r})")
 
 
 class StreamInterruptedError(CostRouterError):
@@ -140,6 +196,7 @@ class StreamInterruptedError(CostRouterError):
         self.tier = tier
         self.streamed = streamed
         """The text yielded before the failure."""
+        scrub_exception(cause)
         super().__init__(
             f"stream from {tier!r} failed after {len(streamed)} characters were yielded "
             f"({type(cause).__name__}: {cause}); not retried, to avoid a duplicated answer"
@@ -148,6 +205,22 @@ class StreamInterruptedError(CostRouterError):
 
 class ProviderResponseError(CostRouterError):
     """A provider answered with something that is not a valid completion."""
+
+
+class InvalidUsageError(ProviderResponseError):
+    """A provider reported token usage that cannot be true; nothing is billed from it.
+
+    Counts as the provider's fault (breaker, fallback), like any ``ProviderResponseError``.
+    """
+
+    def __init__(self, model: str, field: str, value: object, problem: str) -> None:
+        self.model = model
+        self.field = field
+        self.value = value
+        self.problem = problem
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        super().__init__(f"{model!r} reported usage {field}={shown}: {problem}")
 
 
 class CircuitOpenError(CostRouterError):
@@ -168,7 +241,8 @@ class ShutdownError(CostRouterError):
 
 
 class BudgetExceededError(CostRouterError):
-    """A budget would be overspent by this call."""
+    """A budget cannot take this call: its settled spend plus the call's smallest bound (the
+    prompt and a minimal answer) is over the limit. In-flight reservations never cause it."""
 
     def __init__(
         self,
@@ -180,18 +254,51 @@ class BudgetExceededError(CostRouterError):
         used: Decimal | int,
         requested: Decimal | int,
         resets_at: datetime | None,
+        reserved: Decimal | int = 0,
+        note: str = "",
     ) -> None:
         self.budget = budget
         self.scope = scope
         self.unit = unit
         self.limit = limit
         self.used = used
+        """Settled spend (what finished calls used)."""
+        self.spent = used
+        self.reserved = reserved
+        """Held by other calls in flight (not counted against this call)."""
+        self.remaining = max(limit - used - reserved, 0)
         self.requested = requested
         self.resets_at = resets_at
+        self.note = note
         reset = resets_at.isoformat() if resets_at else "never"
+        held = f", {reserved} {unit} reserved by calls in flight" if reserved else ""
         super().__init__(
             f"budget {budget!r} for scope {scope!r} exceeded: limit {limit} {unit}, "
-            f"used {used} {unit}, this call needs {requested} {unit}; resets at {reset}"
+            f"used {used} {unit}{held}, this call needs {requested} {unit}; resets at {reset}"
+            + (f"; {note}" if note else "")
+        )
+
+
+class BudgetBusyError(CostRouterError):
+    """The call would fit once calls in flight settle, but they did not within the wait."""
+
+    def __init__(
+        self, *, budget: str, scope: str, unit: str, limit: Decimal | int,
+        spent: Decimal | int, reserved: Decimal | int, requested: Decimal | int, waited_s: float,
+    ) -> None:
+        self.budget = budget
+        self.scope = scope
+        self.unit = unit
+        self.limit = limit
+        self.spent = spent
+        self.reserved = reserved
+        self.requested = requested
+        self.waited_s = waited_s
+        super().__init__(
+            f"budget {budget!r} for scope {scope!r}: this call needs {requested} {unit}; "
+            f"{spent} {unit} spent and {reserved} {unit} reserved by calls in flight of a "
+            f"{limit} {unit} limit; they did not settle within {waited_s:.1f} s "
+            "(raise the guard's settle_timeout to wait longer)"
         )
 
 

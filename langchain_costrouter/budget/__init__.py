@@ -16,15 +16,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from langchain_costrouter.budget.budgets import Budget, hash_api_key, scopes_of
-from langchain_costrouter.budget.guard import (
-    BudgetGuard,
-    BudgetLedgerWarning,
-    BudgetStatus,
-    WindowStatus,
-    with_budget,
-)
+from langchain_costrouter.budget.guard import BudgetGuard, BudgetLedgerWarning, with_budget
 from langchain_costrouter.budget.ledger import Charge, Grant, InMemoryLedger, Ledger, UsageRow
+from langchain_costrouter.budget.settle import BudgetOvershootWarning
 from langchain_costrouter.budget.sqlite import SQLiteLedger
+from langchain_costrouter.budget.status import BudgetStatus, WindowStatus
 from langchain_costrouter.budget.windows import Window
 from langchain_costrouter.budget.wrapped import BudgetedModel
 
@@ -37,6 +33,7 @@ __all__ = [
     "BudgetGuard",
     "BudgetLedgerWarning",
     "BudgetMiddleware",
+    "BudgetOvershootWarning",
     "BudgetStatus",
     "BudgetedModel",
     "Charge",

@@ -90,11 +90,16 @@ class Budget:
             raise ConfigError(f"budget name {self.name!r} must not contain '|'")
 
     def _check(self, v: Any, what: str) -> int | Decimal:
+        if isinstance(v, bool):
+            raise ConfigError(f"budget {what} must be a number, got {v!r}")
         try:
-            value: int | Decimal = Decimal(str(v)) if self.unit == "usd" else int(v)
+            exact = Decimal(str(v))
         except Exception:
             raise ConfigError(f"budget {what} must be a number, got {v!r}") from None
-        if self.unit == "tokens" and Decimal(str(v)) != value:
+        if not exact.is_finite():
+            raise ConfigError(f"budget {what} must be a finite number, got {v!r}")
+        value: int | Decimal = exact if self.unit == "usd" else int(exact)
+        if self.unit == "tokens" and exact != value:
             raise ConfigError(f"token budget {what} must be a whole number, got {v!r}")
         if value < 0:
             raise ConfigError(f"budget {what} must be >= 0, got {v!r}")

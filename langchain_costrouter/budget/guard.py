@@ -1,36 +1,44 @@
-"""BudgetGuard: reserve a call's estimated cost before it runs, settle it after.
+"""BudgetGuard: bound a call's output so it cannot overspend, reserve that, settle after.
 
 Three ways to use one guard (all share its budgets and ledger):
 
-* ``guard.wrap(model)`` / :func:`with_budget` - the accurate shape: reserve the estimate,
-  call the model, reconcile with the actual usage (refund or top-up), release on failure.
-* ``guard | model`` - a pass-through step. It sees only the input, so it charges the estimate
-  as final (no refund); ``downgrade`` needs ``wrap``.
+* ``guard.wrap(model)`` / :func:`with_budget` - the accurate shape: bound, reserve, call the
+  model, settle with the actual usage (refund or top-up), release on failure.
+* ``guard | model`` - a pass-through step. It sees only the input, so it charges the expected
+  answer (prompt plus the learned output length) as final and cannot bound the output;
+  ``downgrade`` needs ``wrap``.
 * :class:`~langchain_costrouter.budget.middleware.BudgetMiddleware` for ``create_agent``.
 
-When a budget is spent, ``on_exceeded`` decides: ``"raise"`` :class:`BudgetExceededError`,
-``"downgrade"`` to the cheapest model whose estimate fits, or ``"wait"`` (up to
-``wait_timeout`` seconds) for the window to reset. A model priced at $0 is never refused by a
-USD budget (its charge is 0); token budgets still apply.
+**Never overspend.** Each call gets ``max_tokens`` = what the budgets' room allows at the
+prices of every model that may serve it (see :mod:`.bounds`), never above the caller's own cap,
+and reserves exactly what that bound can cost. When not even a minimal answer
+(``min_output_tokens``) fits, ``on_exceeded`` decides: ``"raise"``
+:class:`BudgetExceededError`, ``"downgrade"`` to the cheapest model that fits, or ``"wait"``
+(up to ``wait_timeout`` seconds) for the window to reset. A provider that ignores
+``max_tokens`` can overshoot by what one call answers; the settlement charges it in full.
+
+**Never refuse early.** A call that does not fit only because other calls (in any process)
+hold reservations waits, up to ``settle_timeout``, in priority then arrival order, for them to
+settle (:mod:`.queue`). ``BudgetExceededError`` therefore means settled spend plus this call's
+smallest bound is over the limit; errors and :meth:`BudgetGuard.status` give spent, reserved
+and remaining apart.
 
 When the ledger is unreachable, ``on_ledger_error="fail_closed"`` (the default) refuses the
-call with :class:`LedgerUnavailableError`: a budget that cannot be checked is not enforced by
-letting calls through. ``"fail_open"`` lets the call run untracked, with a
-:class:`BudgetLedgerWarning`. Settling after a call never raises: the answer is already paid
-for, so a ledger error there is a warning and the reservation expires after its TTL.
+call with :class:`LedgerUnavailableError`; ``"fail_open"`` lets it run untracked with a
+:class:`BudgetLedgerWarning`. Settling never raises: a settlement the ledger could not take is
+kept and replayed on the next ledger call (a replay is a no-op in the ledger, so nothing is
+charged twice), and until then the reservation holds the bound, or expires after its TTL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 import warnings
-from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
@@ -38,29 +46,27 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializa
 from langchain_core.runnables.config import ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from langchain_costrouter.budget.bounds import Bound
 from langchain_costrouter.budget.budgets import Budget, scopes_of
-from langchain_costrouter.budget.estimate import (
-    Estimate,
-    actual_usage,
-    is_router,
-    model_estimate,
-    plan_estimate,
-    router_names,
-    router_overrides,
-    to_messages,
-    unbind,
+from langchain_costrouter.budget.decide import (
+    Busy,
+    Go,
+    Refusal,
+    Rules,
+    busy_error,
+    decide,
+    explained,
+    scope_labels,
 )
-from langchain_costrouter.budget.ledger import (
-    Charge,
-    Grant,
-    InMemoryLedger,
-    Ledger,
-    nano_to_usd,
-    usd_to_nano,
-)
+from langchain_costrouter.budget.estimate import to_messages
+from langchain_costrouter.budget.history import OutputHistory
+from langchain_costrouter.budget.ledger import Charge, InMemoryLedger, Ledger, Tally
+from langchain_costrouter.budget.options import Option, build_options
+from langchain_costrouter.budget.queue import Waiter as _Waiter
+from langchain_costrouter.budget.queue import WaitQueue
+from langchain_costrouter.budget.settle import Settlements
+from langchain_costrouter.budget.status import BudgetStatus, budget_status, window_status
 from langchain_costrouter.exceptions import (
-    BudgetExceededError,
-    BudgetUnpricedError,
     ConfigError,
     LedgerUnavailableError,
 )
@@ -75,17 +81,6 @@ class BudgetLedgerWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class Option:
-    """One way to serve the call: the requested model, or a cheaper one in downgrade mode."""
-
-    estimate: Estimate
-    pin: str | None = None
-    """Router catalog name to pin (sent as ``configurable["costrouter_model"]``)."""
-    model: Runnable[Any, Any] | None = None
-    """A substitute model (downgrade of a plain chat model)."""
-
-
-@dataclass(frozen=True)
 class Ticket:
     """A granted reservation. ``id`` is ``None`` when the call runs untracked (fail-open)."""
 
@@ -93,36 +88,33 @@ class Ticket:
     charges: tuple[Charge, ...]
     option: Option
     scopes: Mapping[str, str]
+    bound: Bound | None = None
+    """The enforced output bound (``max_tokens``) and the quote it was reserved against."""
 
+    @property
+    def max_tokens(self) -> int | None:
+        return None if self.bound is None else self.bound.max_tokens
 
-@dataclass(frozen=True)
-class WindowStatus:
-    budget: str
-    unit: str
-    window: str
-    scope: str
-    limit: int | Decimal
-    used: int | Decimal
-    remaining: int | Decimal
-    utilization: float
-    """Percent of the limit used, reservations included."""
-    resets_at: datetime
+    @property
+    def pin(self) -> str | None:
+        """The router model the call is pinned to (a downgrade, or no room for fallbacks)."""
+        if self.option.pin is not None:
+            return self.option.pin
+        if self.bound is not None and self.bound.pinned:
+            return self.bound.quote.primary.name
+        return None
 
-
-@dataclass(frozen=True)
-class BudgetStatus:
-    """A scope's standing. Top-level figures are those of its most used budget."""
-
-    scope: Mapping[str, str]
-    windows: list[WindowStatus]
-    waiters: int
-    available: bool
-    """Every budget has something left."""
-    used: int | Decimal | None = None
-    limit: int | Decimal | None = None
-    remaining: int | Decimal | None = None
-    utilization: float = 0.0
-    per_budget: dict[str, WindowStatus] = field(default_factory=dict)
+    def metadata(self) -> dict[str, Any]:
+        """The guard's entry in the answer's metadata: the estimate and the enforced bound."""
+        q = self.bound.quote if self.bound else self.option.quote
+        return {
+            "max_tokens": self.max_tokens,
+            "expected_output_tokens": q.expected,
+            "caller_cap": q.cap,
+            "pinned": self.pin,
+            "covers": [ln.name for ln in q.lines],
+            "tracked": self.id is not None,
+        }
 
 
 class BudgetGuard(RunnableSerializable[Any, Any]):
@@ -137,9 +129,22 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
     on_unpriced: Literal["raise", "allow"] = "raise"
     """An unpriced model against a USD budget: refuse it, or let the USD budget ignore it."""
     wait_timeout: float = Field(default=60.0, ge=0)
+    """``on_exceeded="wait"``: the longest wait for a window reset."""
+    settle_timeout: float = Field(default=30.0, ge=0)
+    """The longest wait for calls in flight to settle before a call that would then fit."""
+    poll_interval: float = Field(default=0.02, gt=0)
     reservation_ttl: float = Field(default=600.0, gt=0)
     """A crashed process's reservations are released after this many seconds."""
-    default_max_tokens: int = Field(default=1024, gt=0)
+    default_max_tokens: int = Field(default=4096, gt=0)
+    """Output cap of plain chat models that set none themselves (the bound never exceeds it)."""
+    min_output_tokens: int = Field(default=16, gt=0)
+    """The smallest answer worth making; a call that cannot afford it is refused."""
+    expected_output_tokens: int = Field(default=512, gt=0)
+    """Expected answer length until the ledger has ``min_samples`` answers of a model."""
+    expected_quantile: float = Field(default=0.9, gt=0, le=1)
+    prompt_margin: float = Field(default=0.1, ge=0)
+    """Reserve this fraction more prompt tokens than counted (tiktoken is an estimate for
+    non-OpenAI tokenizers)."""
     model: Any = None
     """Model priced by the pass-through form (``guard | model``)."""
     prices: dict[str, Prices | None] = Field(default_factory=dict)
@@ -148,7 +153,9 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
     sleep: Callable[[float], None] = time.sleep
     asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
-    _waiters: Counter[str] = PrivateAttr(default_factory=Counter)
+    _queue: WaitQueue = PrivateAttr(default_factory=WaitQueue)
+    _history: OutputHistory = PrivateAttr()
+    _settlements: Settlements = PrivateAttr()
 
     def __init__(self, **data: Any) -> None:
         budgets = list(data.get("budgets") or [])
@@ -160,11 +167,19 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
             raise ConfigError(f"budget names must be unique, repeated: {sorted(dup)}")
         super().__init__(**data)
 
+    def model_post_init(self, context: Any, /) -> None:
+        self._history = OutputHistory(self.ledger, q=self.expected_quantile)
+        self._settlements = Settlements(self)
+
     def __repr__(self) -> str:
         return (
             f"BudgetGuard(budgets={[b.name for b in self.budgets]}, ledger={self.ledger!r}, "
             f"on_exceeded={self.on_exceeded!r})"
         )
+
+    @property
+    def history(self) -> OutputHistory:
+        return self._history
 
     # -- estimating ------------------------------------------------------------------------
 
@@ -179,115 +194,33 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
         downgrade_to: Sequence[Runnable[Any, Any]] = (),
     ) -> list[Option]:
         """The requested model first, then (downgrade mode) the alternatives, cheapest first."""
-        inner, bound = unbind(model) if model is not None else (None, {})
-        kw = {**bound, **(kwargs or {})}
-        if tools is None:  # tools bound with bind_tools count in the prompt and need tool calling
-            tools = kw.get("tools")
-        alts: list[Option] = []
-        if inner is not None and is_router(inner):
-            ov = router_overrides(configurable, kw)
-            first = Option(_plan(inner, messages, tools, ov))
-            if self.on_exceeded == "downgrade":
-                pinned = {k: v for k, v in ov.items() if k != "max_cost"}
-                for name in router_names(inner):
-                    if name == first.estimate.model:
-                        continue
-                    try:
-                        est = _plan(inner, messages, tools, {**pinned, "model": name})
-                    except Exception:  # the model cannot take this call (window, tools ...)
-                        continue
-                    alts.append(Option(est, pin=name))
-        else:
-            first = Option(self._estimate(inner, messages, kw, tools))
-            if self.on_exceeded == "downgrade":
-                for m in downgrade_to:
-                    m_inner, m_kw = unbind(m)
-                    alts.append(Option(self._estimate(m_inner, messages, m_kw, tools), model=m))
-        alts.sort(key=lambda o: (o.estimate.cost is None, o.estimate.cost or 0))
-        return [first, *alts]
-
-    def _estimate(
-        self, model: Any, messages: list[BaseMessage], kw: Mapping[str, Any], tools: Any
-    ) -> Estimate:
-        return model_estimate(
-            model, messages, kwargs=kw, default_max_tokens=self.default_max_tokens,
-            prices=self.prices, tools=tools,
-        )
-
-    def charges(self, estimate: Estimate, scopes: Mapping[str, str], now: float) -> list[Charge]:
-        """One ledger charge per budget. Raises :class:`BudgetUnpricedError` per ``on_unpriced``."""
-        out = []
-        for b in self.budgets:
-            sid = scopes[b.scope]
-            if b.unit == "tokens":
-                amount = estimate.tokens
-            elif estimate.cost is not None:
-                amount = usd_to_nano(estimate.cost)
-            elif self.on_unpriced == "raise":
-                raise BudgetUnpricedError(budget=b.name, model=estimate.model)
-            else:
-                amount = 0
-            out.append(
-                Charge(b.counter(sid), amount, b.ledger_limit(sid), b.window.bucket(now),
-                       b.window.since(now))
-            )
-        return out
+        return build_options(self, model, messages, configurable=configurable, kwargs=kwargs,
+                             tools=tools, downgrade_to=downgrade_to)
 
     # -- reserving -------------------------------------------------------------------------
 
-    def _scope_label(self, b: Budget, scopes: Mapping[str, str]) -> str:
-        return f"{b.scope}:{scopes[b.scope]}" if b.scope != "global" else "global"
+    def _rules(self, scopes: Mapping[str, str]) -> Rules:
+        return Rules(
+            budgets=self.budgets,
+            limits=[b.ledger_limit(scopes[b.scope]) for b in self.budgets],
+            labels=scope_labels(self.budgets, scopes),
+            margin=self.prompt_margin,
+            min_output=self.min_output_tokens,
+            unpriced_is_free=self.on_unpriced == "allow",
+            downgrade=self.on_exceeded == "downgrade",
+        )
 
-    def _labels(self, scopes: Mapping[str, str]) -> set[str]:
-        return {self._scope_label(b, scopes) for b in self.budgets}
+    def _queries(self, scopes: Mapping[str, str], now: float) -> list[tuple[str, int]]:
+        return [(b.counter(scopes[b.scope]), b.window.since(now)) for b in self.budgets]
 
-    def _denial(
-        self, grant: Grant, charges: Sequence[Charge], scopes: Mapping[str, str], now: float
-    ) -> tuple[BudgetExceededError, float | None]:
-        """The error naming the first spent budget, and when every spent one has room again."""
-        by_key = {b.counter(scopes[b.scope]): b for b in self.budgets}
-        error: BudgetExceededError | None = None
-        wake: float | None = 0.0
-        for c, t in grant.denied(charges):
-            b = by_key[c.key]
-            resets = b.window.resets_at(now, t.oldest)
-            if error is None:
-                conv = nano_to_usd if b.unit == "usd" else int
-                error = BudgetExceededError(
-                    budget=b.name, scope=self._scope_label(b, scopes), unit=b.unit,
-                    limit=conv(c.limit), used=conv(t.used), requested=conv(c.amount),
-                    resets_at=resets,
-                )
-            if c.amount > c.limit:
-                wake = None  # larger than the whole budget: waiting cannot help
-            elif wake is not None:
-                wake = max(wake, resets.timestamp())
-        assert error is not None
-        return error, wake
-
-    def _try(
-        self, options: Sequence[Option], scopes: Mapping[str, str], rid: str, now: float,
-        reserve: Callable[[str, list[Charge]], Grant | None],
-    ) -> Ticket | tuple[BudgetExceededError, float | None]:
-        first_error: tuple[BudgetExceededError, float | None] | None = None
-        unpriced: BudgetUnpricedError | None = None
-        tries = options if self.on_exceeded == "downgrade" else options[:1]
-        for opt in tries:
-            try:
-                charges = self.charges(opt.estimate, scopes, now)
-            except BudgetUnpricedError as e:
-                unpriced = unpriced or e
-                continue
-            grant = reserve(rid, charges)
-            if grant is None:  # fail-open
-                return Ticket(None, tuple(charges), opt, scopes)
-            if grant.granted:
-                return Ticket(rid, tuple(charges), opt, scopes)
-            first_error = first_error or self._denial(grant, charges, scopes, now)
-        if first_error is None:
-            assert unpriced is not None
-            raise unpriced
-        return first_error
+    def _charges(
+        self, scopes: Mapping[str, str], amounts: Sequence[int], now: float
+    ) -> tuple[Charge, ...]:
+        return tuple(
+            Charge(b.counter(scopes[b.scope]), a, b.ledger_limit(scopes[b.scope]),
+                   b.window.bucket(now), b.window.since(now), b.window.prune_before(now))
+            for b, a in zip(self.budgets, amounts, strict=True)
+        )
 
     def _ledger_failed(self, e: LedgerUnavailableError) -> None:
         if self.on_ledger_error == "fail_closed":
@@ -295,155 +228,145 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
         warnings.warn(
             f"budget ledger unavailable, call allowed untracked (fail_open): {e}",
             BudgetLedgerWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
 
-    def acquire(self, options: Sequence[Option], metadata: Mapping[str, Any] | None) -> Ticket:
-        """Reserve the first option that fits (waiting if so configured) or raise."""
+    def _try(
+        self, options: Sequence[Option], scopes: Mapping[str, str], rid: str, now: float,
+        *, reserve: bool = True,
+    ) -> Ticket | Busy | Refusal:
+        """Read the tallies, decide, reserve (again after a lost race, a few times)."""
+        rules = self._rules(scopes)
+        try:
+            self._settlements.flush(now)
+            tallies: Sequence[Tally] = self.ledger.tallies(self._queries(scopes, now), now=now)
+            for _ in range(4):
+                out = decide(rules, options, tallies, now)
+                if not isinstance(out, Go):
+                    return out
+                charges = self._charges(scopes, out.amounts, now)
+                if not reserve:
+                    return Ticket(None, charges, out.option, scopes, out.bound)
+                try:
+                    grant = self.ledger.reserve(rid, charges, now=now, ttl=self.reservation_ttl)
+                except LedgerUnavailableError:
+                    # The script may still run once the ledger is back: take it back then.
+                    self._settlements.later("release", rid)
+                    raise
+                if grant.granted:
+                    return Ticket(rid, charges, out.option, scopes, out.bound)
+                tallies = grant.tallies  # another call took the room first: decide again
+            return decide(rules, options, tallies, now)
+        except LedgerUnavailableError as e:
+            self._ledger_failed(e)
+            out = decide(rules, options, [Tally(0)] * len(self.budgets), now)
+            if not isinstance(out, Go):  # larger than a whole budget: refuse even untracked
+                raise out.error if isinstance(out, Refusal) else e from None
+            return Ticket(None, self._charges(scopes, out.amounts, now), out.option, scopes,
+                          out.bound)
+
+    def _step(self, w: _Waiter) -> Ticket | float:
+        """One try: a ticket, or how long to sleep before the next. Raises when refused."""
+        now = self.clock()
+        if w.entry is not None and not self._queue.is_head(w.key, w.entry):
+            if now - w.start > self.settle_timeout and w.busy is not None:
+                raise busy_error(self._rules(w.scopes), w.busy, now - w.start)
+            return self.poll_interval
+        arriving = w.entry is None and self._queue.busy(w.key)
+        out = self._try(w.options, w.scopes, w.rid, now, reserve=not arriving)
+        if isinstance(out, Ticket) and not arriving:
+            return out
+        if isinstance(out, Refusal):
+            if self.on_exceeded != "wait" or out.wake is None:
+                raise out.error
+            if out.wake - w.start > self.wait_timeout:
+                raise explained(out, self.wait_timeout)
+            w.join(self._queue, w.priority)
+            return max(out.wake - now, self.poll_interval)
+        if isinstance(out, Busy):
+            w.busy = out
+            if now - w.start >= self.settle_timeout:
+                raise busy_error(self._rules(w.scopes), w.busy, now - w.start)
+        w.join(self._queue, w.priority)
+        return self.poll_interval
+
+    def _waiter(
+        self, options: Sequence[Option], metadata: Mapping[str, Any] | None, priority: int
+    ) -> _Waiter:
         scopes = scopes_of(metadata)
-        rid = uuid.uuid4().hex
-        start = self.clock()
-        waiting = False
+        key = tuple(scope_labels(self.budgets, scopes))
+        return _Waiter(options, scopes, key, uuid.uuid4().hex, self.clock(), priority)
+
+    def acquire(
+        self, options: Sequence[Option], metadata: Mapping[str, Any] | None, priority: int = 0
+    ) -> Ticket:
+        """Reserve the first option that fits, waiting as configured, or raise."""
+        w = self._waiter(options, metadata, priority)
         try:
             while True:
-                now = self.clock()
-                out = self._try(options, scopes, rid, now, self._sync_reserve(now))
+                out = self._step(w)
                 if isinstance(out, Ticket):
                     return out
-                error, wake = out
-                if self.on_exceeded != "wait" or wake is None or wake - start > self.wait_timeout:
-                    raise error
-                if not waiting:
-                    waiting = True
-                    self._waiters.update(self._labels(scopes))
-                self.sleep(max(wake - now, 0.001))
+                self.sleep(out)
         finally:
-            if waiting:
-                self._waiters.subtract(self._labels(scopes))
+            w.leave(self._queue)
 
     async def aacquire(
-        self, options: Sequence[Option], metadata: Mapping[str, Any] | None
+        self, options: Sequence[Option], metadata: Mapping[str, Any] | None, priority: int = 0
     ) -> Ticket:
-        scopes = scopes_of(metadata)
-        rid = uuid.uuid4().hex
-        start = self.clock()
-        waiting = False
+        w = self._waiter(options, metadata, priority)
         try:
             while True:
-                now = self.clock()
-                if not self.ledger.blocking_io:
-                    out = self._try(options, scopes, rid, now, self._sync_reserve(now))
+                if self.ledger.blocking_io:
+                    out = await asyncio.to_thread(self._step, w)
                 else:
-                    out = await asyncio.to_thread(
-                        self._try, options, scopes, rid, now, self._sync_reserve(now)
-                    )
+                    out = self._step(w)
                 if isinstance(out, Ticket):
                     return out
-                error, wake = out
-                if self.on_exceeded != "wait" or wake is None or wake - start > self.wait_timeout:
-                    raise error
-                if not waiting:
-                    waiting = True
-                    self._waiters.update(self._labels(scopes))
-                await self.asleep(max(wake - now, 0.001))
+                await self.asleep(out)
         finally:
-            if waiting:
-                self._waiters.subtract(self._labels(scopes))
-
-    def _sync_reserve(self, now: float) -> Callable[[str, list[Charge]], Grant | None]:
-        def reserve(rid: str, charges: list[Charge]) -> Grant | None:
-            try:
-                return self.ledger.reserve(rid, charges, now=now, ttl=self.reservation_ttl)
-            except LedgerUnavailableError as e:
-                self._ledger_failed(e)
-                return None
-
-        return reserve
+            w.leave(self._queue)
 
     # -- settling --------------------------------------------------------------------------
 
-    def _actual(self, ticket: Ticket, message: Any) -> list[Charge]:
-        tokens, cost = actual_usage(message, ticket.option.estimate)
-        out = []
-        for b, c in zip(self.budgets, ticket.charges, strict=True):
-            if b.unit == "tokens":
-                amount = tokens if tokens is not None else c.amount
-            else:
-                amount = usd_to_nano(cost) if cost is not None else c.amount
-            out.append(replace(c, amount=amount))
-        return out
+    def settle(self, ticket: Ticket, message: Any, *, messages: Sequence[Any] = ()) -> None:
+        """Replace the reservation by the actual usage (``messages``: every LLM answer seen)."""
+        self._settlements.settle(ticket, list(messages) or [message])
 
-    def settle(self, ticket: Ticket, message: Any) -> None:
-        """Replace the reservation by the actual usage of ``message`` (estimate if unknown)."""
-        if ticket.id is None:
-            return
-        try:
-            self.ledger.reconcile(ticket.id, self._actual(ticket, message), now=self.clock())
-        except LedgerUnavailableError as e:
-            warnings.warn(f"could not settle a budget reservation: {e}", BudgetLedgerWarning,
-                          stacklevel=2)
-
-    async def asettle(self, ticket: Ticket, message: Any) -> None:
-        if ticket.id is None:
-            return
-        try:
-            await self.ledger.areconcile(
-                ticket.id, self._actual(ticket, message), now=self.clock()
-            )
-        except LedgerUnavailableError as e:
-            warnings.warn(f"could not settle a budget reservation: {e}", BudgetLedgerWarning,
-                          stacklevel=2)
+    async def asettle(
+        self, ticket: Ticket, message: Any, *, messages: Sequence[Any] = ()
+    ) -> None:
+        await self._settlements.asettle(ticket, list(messages) or [message])
 
     def cancel(self, ticket: Ticket) -> None:
         """Release a failed call's reservation."""
-        if ticket.id is None:
-            return
-        try:
-            self.ledger.release(ticket.id, now=self.clock())
-        except LedgerUnavailableError as e:
-            warnings.warn(f"could not release a budget reservation: {e}", BudgetLedgerWarning,
-                          stacklevel=2)
+        self._settlements.cancel(ticket)
 
     async def acancel(self, ticket: Ticket) -> None:
-        if ticket.id is None:
-            return
-        try:
-            await self.ledger.arelease(ticket.id, now=self.clock())
-        except LedgerUnavailableError as e:
-            warnings.warn(f"could not release a budget reservation: {e}", BudgetLedgerWarning,
-                          stacklevel=2)
+        await self._settlements.acancel(ticket)
+
+    def flush(self) -> int:
+        """Replay settlements the ledger could not take earlier; returns how many are left."""
+        with contextlib.suppress(LedgerUnavailableError):  # still down: kept for later
+            self._settlements.flush(self.clock())
+        return len(self._settlements)
 
     # -- status ----------------------------------------------------------------------------
 
     def status(self, scope: Mapping[str, Any] | None = None) -> BudgetStatus:
-        """Used, limit, remaining and utilization of every budget for a scope.
+        """Spent, reserved, remaining and utilization of every budget for a scope (read-only).
 
         ``scope`` is call metadata such as ``{"user": "alice", "team": "ml"}``.
         """
         scopes = scopes_of(scope)
         now = self.clock()
-        rows: list[WindowStatus] = []
-        for b in self.budgets:
-            sid = scopes[b.scope]
-            t = self.ledger.tally(b.counter(sid), b.window.since(now), now=now)
-            limit = b.limit_for(sid)
-            used: int | Decimal = nano_to_usd(t.used) if b.unit == "usd" else t.used
-            remaining = max(limit - used, 0)
-            util = float(used / limit * 100) if limit else (100.0 if used else 0.0)
-            rows.append(WindowStatus(
-                budget=b.name, unit=b.unit, window=b.window.key,
-                scope=self._scope_label(b, scopes), limit=limit, used=used,
-                remaining=remaining, utilization=round(util, 4),
-                resets_at=b.window.resets_at(now, t.oldest),
-            ))
-        top = max(rows, key=lambda r: r.utilization)
-        return BudgetStatus(
-            scope=scopes, windows=rows,
-            waiters=max((self._waiters[v] for v in self._labels(scopes)), default=0),
-            available=all(r.remaining > 0 for r in rows),
-            used=top.used, limit=top.limit, remaining=top.remaining,
-            utilization=top.utilization, per_budget={r.budget: r for r in rows},
-        )
+        tallies = self.ledger.tallies(self._queries(scopes, now), now=now)
+        labels = scope_labels(self.budgets, scopes)
+        rows = [
+            window_status(b, label, scopes[b.scope], t, now)
+            for b, label, t in zip(self.budgets, labels, tallies, strict=True)
+        ]
+        return budget_status(scopes, rows, self._queue.waiting(tuple(labels)))
 
     # -- Runnable: the pass-through form ---------------------------------------------------
 
@@ -461,7 +384,7 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
         """Charge the estimated cost of ``input`` (as final) and pass it on unchanged."""
         config = ensure_config(config)
         ticket = self.acquire(self._passthrough_options(input, config), config.get("metadata"))
-        self.settle(ticket, None)
+        self.settle(ticket, None, messages=[_expected_answer(ticket)])
         return input
 
     async def ainvoke(
@@ -470,25 +393,27 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
         config = ensure_config(config)
         options = self._passthrough_options(input, config)
         ticket = await self.aacquire(options, config.get("metadata"))
-        await self.asettle(ticket, None)
+        await self.asettle(ticket, None, messages=[_expected_answer(ticket)])
         return input
 
     def wrap(
         self, model: Runnable[Any, Any], *, downgrade_to: Sequence[Runnable[Any, Any]] = ()
     ) -> Runnable[Any, Any]:
-        """``model`` under this guard: reserve, call, reconcile (or release on failure)."""
+        """``model`` under this guard: bound, reserve, call, settle (or release on failure)."""
         from langchain_costrouter.budget.wrapped import BudgetedModel
 
         return BudgetedModel(guard=self, model=model, downgrade_to=list(downgrade_to))
 
 
-def _plan(router: Any, messages: list[BaseMessage], tools: Any, ov: dict[str, Any]) -> Estimate:
-    if tools:
-        try:
-            return plan_estimate(router, messages, tools=list(tools), **ov)
-        except TypeError:
-            pass
-    return plan_estimate(router, messages, **ov)
+def _expected_answer(ticket: Ticket) -> Any:
+    """The pass-through form sees no answer: it charges the expected one (within the bound)."""
+    from langchain_core.messages import AIMessage
+
+    q = ticket.bound.quote if ticket.bound else ticket.option.quote
+    n_in = q.primary.input_tokens
+    n_out = min(q.expected, ticket.max_tokens if ticket.max_tokens is not None else q.expected)
+    return AIMessage("", usage_metadata={"input_tokens": n_in, "output_tokens": n_out,
+                                         "total_tokens": n_in + n_out})
 
 
 def with_budget(

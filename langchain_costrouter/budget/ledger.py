@@ -8,8 +8,15 @@ add to, the first bucket still counted and the limit. Every store does three ato
 * :meth:`Ledger.reserve` - drop expired reservations, then add every charge of a call at once
   if *all* fit under their limits, else add nothing;
 * :meth:`Ledger.reconcile` - replace the reserved amounts with the actual ones (a refund or a
-  top-up) and forget the reservation;
+  top-up) and forget the reservation. A second reconcile of the same id is a no-op, so a
+  settlement replayed after an outage never charges twice;
 * :meth:`Ledger.release` - take a failed call's reservation back.
+
+Reads never delete. :meth:`Ledger.tally` reports spent (settled) and reserved (in flight)
+apart and leaves expired reservations to the next writer. Old buckets are pruned only by
+writers, below :attr:`Charge.prune_before`, which the guard sets a full window plus three days
+before the window start: a host whose clock is days fast or slow never prunes the current or
+the previous window of the others.
 
 Amounts are integers: tokens, or USD in nano-dollars (:data:`NANO_USD` per dollar) so that
 SQLite integers and Redis Lua numbers (doubles, exact to 2**53) add exactly.
@@ -24,6 +31,7 @@ import asyncio
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -54,7 +62,9 @@ class Charge:
     bucket: int
     """Bucket (epoch second) the amount is added to."""
     since: int
-    """First bucket counted; older buckets of this counter may be deleted."""
+    """First bucket counted."""
+    prune_before: int | None = None
+    """Buckets of this counter older than this may be deleted by the write (``None``: keep)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +72,16 @@ class Tally:
     """What a counter holds at a given time, including live reservations."""
 
     used: int
+    """Spent plus reserved."""
     oldest: int | None = None
     """Oldest bucket in the window that holds usage (for rolling reset times)."""
+    reserved: int = 0
+    """Held by live reservations (calls in flight), part of ``used``."""
+
+    @property
+    def spent(self) -> int:
+        """Settled usage: what finished calls used."""
+        return self.used - self.reserved
 
 
 def fits(charges: Sequence[Charge], tallies: Sequence[Tally]) -> bool:
@@ -190,7 +208,21 @@ class Ledger(ABC):
 
     @abstractmethod
     def tally(self, key: str, since: int, *, now: float) -> Tally:
-        """Usage of a counter from bucket ``since`` on, after dropping expired reservations."""
+        """Usage of a counter from bucket ``since`` on; expired reservations do not count.
+
+        Read-only: nothing is deleted, whatever ``now`` says.
+        """
+
+    def tallies(self, queries: Sequence[tuple[str, int]], *, now: float) -> list[Tally]:
+        """:meth:`tally` of several ``(key, since)`` at once (one round trip where possible)."""
+        return [self.tally(k, s, now=now) for k, s in queries]
+
+    def note_output(self, model: str, tokens: int, *, now: float) -> None:  # noqa: B027
+        """Remember one answer's output length for ``model`` (learned estimates)."""
+
+    def recent_outputs(self, model: str, limit: int = 200) -> list[int]:
+        """The latest output lengths noted for ``model``, newest first."""
+        return []
 
     @abstractmethod
     def expire(self, *, now: float) -> int:
@@ -239,6 +271,15 @@ class Ledger(ABC):
     async def arelease(self, reservation_id: str, *, now: float) -> bool:
         return await self._run(self.release, reservation_id, now=now)
 
+    async def atallies(self, queries: Sequence[tuple[str, int]], *, now: float) -> list[Tally]:
+        return await self._run(self.tallies, queries, now=now)
+
+
+SETTLED_KEEP_S = 86_400.0
+"""How long a settled reservation id is remembered (replays within it are no-ops)."""
+OUTPUT_HISTORY = 500
+"""Output lengths kept per model."""
+
 
 class InMemoryLedger(Ledger):
     """One process, thread-safe. For tests and single-process apps; lost at exit."""
@@ -248,7 +289,9 @@ class InMemoryLedger(Ledger):
         self._lock = threading.Lock()
         self._buckets: dict[str, dict[int, int]] = {}
         self._res: dict[str, tuple[float, list[tuple[str, int, int]]]] = {}
+        self._settled: dict[str, float] = {}
         self._rows: list[UsageRow] = []
+        self._outputs: dict[str, deque[int]] = {}
 
     def __repr__(self) -> str:
         return f"InMemoryLedger(counters={len(self._buckets)}, reservations={len(self._res)})"
@@ -257,12 +300,26 @@ class InMemoryLedger(Ledger):
         b = self._buckets.setdefault(key, {})
         b[bucket] = b.get(bucket, 0) + amount
 
-    def _sum(self, key: str, since: int) -> Tally:
+    def _sum(self, key: str, since: int, now: float) -> Tally:
         b = self._buckets.get(key, {})
-        for old in [k for k in b if k < since]:
-            del b[old]
-        live = [k for k, v in b.items() if v > 0]
-        return Tally(used=sum(b.values()), oldest=min(live) if live else None)
+        dead = reserved = 0
+        for exp, held in self._res.values():
+            for k, bucket, amount in held:
+                if k == key and bucket >= since:
+                    if exp <= now:
+                        dead += amount
+                    else:
+                        reserved += amount
+        live = [k for k, v in b.items() if v > 0 and k >= since]
+        used = sum(v for k, v in b.items() if k >= since) - dead
+        return Tally(used=used, oldest=min(live) if live else None, reserved=reserved)
+
+    def _prune(self, charges: Sequence[Charge]) -> None:
+        for c in charges:
+            b = self._buckets.get(c.key)
+            if b and c.prune_before is not None:
+                for old in [k for k in b if k < c.prune_before]:
+                    del b[old]
 
     def _expire(self, now: float) -> int:
         dead = [rid for rid, (exp, _) in self._res.items() if exp <= now]
@@ -276,7 +333,8 @@ class InMemoryLedger(Ledger):
     ) -> Grant:
         with self._lock:
             self._expire(now)
-            tallies = tuple(self._sum(c.key, c.since) for c in charges)
+            self._prune(charges)
+            tallies = tuple(self._sum(c.key, c.since, now) for c in charges)
             ok = fits(charges, tallies)
             if ok:
                 for c in charges:
@@ -288,6 +346,11 @@ class InMemoryLedger(Ledger):
 
     def reconcile(self, reservation_id: str, charges: Sequence[Charge], *, now: float) -> bool:
         with self._lock:
+            if reservation_id in self._settled:
+                return False  # a replay: already counted once
+            for rid in [r for r, t in self._settled.items() if t < now - SETTLED_KEEP_S]:
+                del self._settled[rid]
+            self._settled[reservation_id] = now
             held = self._res.pop(reservation_id, None)
             reserved = {(k, b): a for k, b, a in held[1]} if held else {}
             for c in charges:
@@ -305,8 +368,7 @@ class InMemoryLedger(Ledger):
 
     def tally(self, key: str, since: int, *, now: float) -> Tally:
         with self._lock:
-            self._expire(now)
-            return self._sum(key, since)
+            return self._sum(key, since, now)
 
     def expire(self, *, now: float) -> int:
         with self._lock:
@@ -315,6 +377,14 @@ class InMemoryLedger(Ledger):
     def pending(self, *, now: float) -> int:
         with self._lock:
             return sum(1 for exp, _ in self._res.values() if exp > now)
+
+    def note_output(self, model: str, tokens: int, *, now: float) -> None:
+        with self._lock:
+            self._outputs.setdefault(model, deque(maxlen=OUTPUT_HISTORY)).appendleft(tokens)
+
+    def recent_outputs(self, model: str, limit: int = 200) -> list[int]:
+        with self._lock:
+            return list(self._outputs.get(model, ()))[:limit]
 
     def record_usage(self, row: UsageRow) -> None:
         with self._lock:

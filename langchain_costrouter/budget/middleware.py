@@ -1,8 +1,10 @@
 """Budget guard as LangChain agent middleware (``create_agent(..., middleware=[...])``).
 
-Every model call of the agent loop reserves its estimate (system prompt, history and tool
-schemas counted), runs, and is reconciled with the response's usage; a failed call releases
-its reservation. Scopes come from the run's ``config["metadata"]`` as for the other forms.
+Every model call of the agent loop is bounded (``max_tokens`` in its ``model_settings``, which
+``create_agent`` passes to ``bind_tools``), reserves what that bound can cost (system prompt,
+history and tool schemas counted), runs, and is settled with the response's usage; a failed
+call releases its reservation. Scopes come from the run's ``config["metadata"]`` as for the
+other forms.
 In downgrade mode a ``ChatCostRouter`` is pinned through ``model_settings["model"]`` (passed
 to ``bind_tools``); a plain model is replaced by the cheapest fitting ``downgrade_to`` model.
 """
@@ -77,12 +79,16 @@ class BudgetMiddleware(AgentMiddleware):
 
     @staticmethod
     def _apply(request: ModelRequest, ticket: Ticket) -> ModelRequest:
+        """The request with the bound as ``max_tokens``, pinned or substituted if so decided."""
+        settings = dict(request.model_settings)
+        if ticket.max_tokens is not None:
+            settings["max_tokens"] = ticket.max_tokens
         opt = ticket.option
         if opt.model is not None:
-            return request.override(model=opt.model)  # type: ignore[arg-type]
-        if opt.pin is not None:
-            return request.override(model_settings={**request.model_settings, "model": opt.pin})
-        return request
+            return request.override(model=opt.model, model_settings=settings)  # type: ignore[arg-type]
+        if ticket.pin is not None:
+            settings["model"] = ticket.pin
+        return request.override(model_settings=settings)
 
     def wrap_model_call(
         self,

@@ -17,7 +17,16 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
-from langchain_costrouter.budget.ledger import Charge, Grant, Ledger, Tally, UsageRow, fits
+from langchain_costrouter.budget.ledger import (
+    OUTPUT_HISTORY,
+    SETTLED_KEEP_S,
+    Charge,
+    Grant,
+    Ledger,
+    Tally,
+    UsageRow,
+    fits,
+)
 from langchain_costrouter.exceptions import ConfigError, LedgerUnavailableError
 
 T = TypeVar("T")
@@ -48,6 +57,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX usage_records_ts ON usage_records (ts);
         """,
     ),
+    (
+        "0003_settled_ids_and_output_lengths",
+        """
+        CREATE TABLE settled (id TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
+        CREATE INDEX settled_at ON settled (at);
+        CREATE INDEX reservations_key ON reservations (key, bucket);
+        CREATE TABLE output_lengths (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL,
+            tokens INTEGER NOT NULL, ts REAL NOT NULL);
+        CREATE INDEX output_lengths_model ON output_lengths (model, seq);
+        """,
+    ),
 ]
 """Append only: never edit or reorder an applied migration, add a new one."""
 
@@ -71,6 +92,11 @@ class SQLiteLedger(Ledger):
         if synchronous not in {"OFF", "NORMAL", "FULL"}:
             raise ConfigError(f"synchronous must be OFF, NORMAL or FULL, got {synchronous!r}")
         self.path = os.fspath(path)
+        if not self.path.strip():
+            raise ConfigError(
+                "SQLiteLedger needs a file path (an empty path would be a private temporary "
+                "database that no other process sees); use InMemoryLedger() for one process"
+            )
         self.store_prompts = store_prompts
         self._lock = threading.Lock()
         try:
@@ -138,21 +164,36 @@ class SQLiteLedger(Ledger):
         return len({d[0] for d in dead})
 
     @staticmethod
-    def _sum(db: sqlite3.Connection, key: str, since: int) -> Tally:
-        db.execute("DELETE FROM buckets WHERE key = ? AND bucket < ?", (key, since))
+    def _sum(db: sqlite3.Connection, key: str, since: int, now: float) -> Tally:
+        """Read-only: expired reservations are left in place and subtracted."""
         used, oldest = db.execute(
             "SELECT COALESCE(SUM(amount), 0), MIN(CASE WHEN amount > 0 THEN bucket END) "
             "FROM buckets WHERE key = ? AND bucket >= ?",
             (key, since),
         ).fetchone()
-        return Tally(used=int(used), oldest=oldest)
+        live, dead = db.execute(
+            "SELECT COALESCE(SUM(CASE WHEN expires_at > ? THEN amount END), 0), "
+            "COALESCE(SUM(CASE WHEN expires_at <= ? THEN amount END), 0) "
+            "FROM reservations WHERE key = ? AND bucket >= ?",
+            (now, now, key, since),
+        ).fetchone()
+        return Tally(used=int(used) - int(dead), oldest=oldest, reserved=int(live))
+
+    @staticmethod
+    def _prune(db: sqlite3.Connection, charges: Sequence[Charge]) -> None:
+        for c in charges:
+            if c.prune_before is not None:
+                db.execute(
+                    "DELETE FROM buckets WHERE key = ? AND bucket < ?", (c.key, c.prune_before)
+                )
 
     def reserve(
         self, reservation_id: str, charges: Sequence[Charge], *, now: float, ttl: float
     ) -> Grant:
         def run(db: sqlite3.Connection) -> Grant:
             self._expire(db, now)
-            tallies = tuple(self._sum(db, c.key, c.since) for c in charges)
+            self._prune(db, charges)
+            tallies = tuple(self._sum(db, c.key, c.since, now) for c in charges)
             ok = fits(charges, tallies)
             if ok:
                 for c in charges:
@@ -167,6 +208,13 @@ class SQLiteLedger(Ledger):
 
     def reconcile(self, reservation_id: str, charges: Sequence[Charge], *, now: float) -> bool:
         def run(db: sqlite3.Connection) -> bool:
+            seen = db.execute(
+                "INSERT INTO settled VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+                (reservation_id, now),
+            )
+            if seen.rowcount == 0:
+                return False  # a replay: already counted once
+            db.execute("DELETE FROM settled WHERE at < ?", (now - SETTLED_KEEP_S,))
             held = db.execute(
                 "SELECT key, bucket, amount FROM reservations WHERE id = ?", (reservation_id,)
             ).fetchall()
@@ -193,7 +241,41 @@ class SQLiteLedger(Ledger):
         return self._tx(run)
 
     def tally(self, key: str, since: int, *, now: float) -> Tally:
-        return self._tx(lambda db: (self._expire(db, now), self._sum(db, key, since))[1])
+        return self.tallies([(key, since)], now=now)[0]
+
+    def tallies(self, queries: Sequence[tuple[str, int]], *, now: float) -> list[Tally]:
+        with self._lock:  # a read: one snapshot, no write lock, nothing deleted
+            db = self._db
+            try:
+                db.execute("BEGIN")
+                try:
+                    return [self._sum(db, k, s, now) for k, s in queries]
+                finally:
+                    db.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise LedgerUnavailableError(f"SQLite ledger {self.path!r}: {e}") from e
+
+    def note_output(self, model: str, tokens: int, *, now: float) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            cur = db.execute(
+                "INSERT INTO output_lengths (model, tokens, ts) VALUES (?, ?, ?)",
+                (model, int(tokens), now),
+            )
+            if cur.lastrowid and cur.lastrowid % 64 == 0:  # trim now and then
+                db.execute(
+                    "DELETE FROM output_lengths WHERE model = ? AND seq <= ?",
+                    (model, cur.lastrowid - 64 * OUTPUT_HISTORY),
+                )
+
+        self._tx(run)
+
+    def recent_outputs(self, model: str, limit: int = 200) -> list[int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT tokens FROM output_lengths WHERE model = ? ORDER BY seq DESC LIMIT ?",
+                (model, limit),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
 
     def expire(self, *, now: float) -> int:
         return self._tx(lambda db: self._expire(db, now))

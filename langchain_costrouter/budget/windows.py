@@ -101,3 +101,11 @@ class Window:
     def retention_s(self) -> int:
         """How long a bucket can still matter; older ones may be deleted."""
         return PERIODS[self.period] + (self.slice_s if self.rolling else 0) + 86_400 * 3
+
+    def prune_before(self, now: float) -> int:
+        """Buckets older than this may be deleted by a writer at ``now``.
+
+        A whole window plus three days before the window start: a writer whose clock is a few
+        days fast never deletes the current or the previous window of the others.
+        """
+        return self.since(now) - self.retention_s()

@@ -1,9 +1,12 @@
 """``costrouter bench``: the mixed workload at 2,048-token contexts, strategy against strategy.
 
 Every strategy sends the same prompts (same seed) with a 512-token output cap through the same
-chain shape (``prompt | model | StrOutputParser()``): always-premium and always-cheapest are a
-bare ``ChatOpenAI`` of that model, ChatCostRouter routes, LiteLLM Router (when installed)
-shuffles over the same candidates. Costs are the real usage at catalog prices (Decimal).
+chain shape (``prompt | model | StrOutputParser()``): always-premium (the EXPERT level's first
+choice, the strongest model the router itself uses) and always-cheapest are a bare ``ChatOpenAI``
+of that model, ChatCostRouter routes, and LiteLLM Router (when installed) routes over the same
+candidates with its ``simple-shuffle`` and ``cost-based-routing`` strategies. Costs are the real
+usage at catalog prices (Decimal); beside each saving stands the share of calls served at or above
+their labelled level, and the under-routed share.
 """
 
 from __future__ import annotations
@@ -23,13 +26,28 @@ from rich.console import Console
 from rich.markup import escape
 
 from langchain_costrouter.cli import report as out
+from langchain_costrouter.cli.args import int_at_least
 from langchain_costrouter.cli.endpoints import Endpoint, add_endpoint_args, open_endpoint
 from langchain_costrouter.cli.runner import Outcome, Progressor, RunResult, run_chain, sigint_sets
 from langchain_costrouter.cli.summary import Group, by_model, cheapest_model, group, premium_model
 from langchain_costrouter.cli.tco import BENCH_INPUT_TOKENS, BENCH_OUTPUT_TOKENS, candidate_names
-from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.models.catalog import Catalog, ModelSpec
 from langchain_costrouter.workload import load_workload, mixed_workload
+
+STRATEGIES = ("premium", "cheapest", "router", "litellm")
+LITELLM_STRATEGIES = {"simple-shuffle": "shuffle", "cost-based-routing": "cost-based"}
+"""LiteLLM Router's routing strategies the bench runs, and their short labels."""
+
+
+def strategy_list(text: str) -> list[str]:
+    """``--strategies``: a comma-separated subset of :data:`STRATEGIES`, checked at parse time."""
+    wanted = [s.strip() for s in text.split(",") if s.strip()]
+    bad = sorted(set(wanted) - set(STRATEGIES))
+    if bad or not wanted:
+        raise argparse.ArgumentTypeError(
+            f"unknown {bad or 'empty list'}; choose from {', '.join(STRATEGIES)}"
+        )
+    return list(dict.fromkeys(wanted))
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -38,13 +56,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="compare always-premium, always-cheapest, ChatCostRouter (and LiteLLM) on N calls",
         description="Benchmark routing strategies on the mixed workload.",
     )
-    p.add_argument("--calls", type=int, default=10_000, help="calls per strategy (default 10000)")
-    p.add_argument("--concurrency", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--context-tokens", type=int, default=BENCH_INPUT_TOKENS)
-    p.add_argument("--max-tokens", type=int, default=BENCH_OUTPUT_TOKENS)
-    p.add_argument("--strategies", default="premium,cheapest,router,litellm",
-                   help="comma-separated subset of premium,cheapest,router,litellm")
+    p.add_argument("--calls", type=int_at_least(1), default=10_000,
+                   help="calls per strategy (default 10000)")
+    p.add_argument("--concurrency", type=int_at_least(1), default=32)
+    p.add_argument("--seed", type=int_at_least(0), default=0)
+    p.add_argument("--context-tokens", type=int_at_least(0), default=BENCH_INPUT_TOKENS,
+                   help=f"pad each prompt to about this many tokens (default {BENCH_INPUT_TOKENS};"
+                        " 0: no padding)")
+    p.add_argument("--max-tokens", type=int_at_least(1), default=BENCH_OUTPUT_TOKENS)
+    p.add_argument("--strategies", type=strategy_list, default=list(STRATEGIES),
+                   help="comma-separated subset of " + ",".join(STRATEGIES))
     p.add_argument("--workload", metavar="FILE", help="JSONL prompts instead of the packaged ones")
     p.add_argument("--json", metavar="PATH")
     p.add_argument("--csv", metavar="PATH")
@@ -96,8 +117,12 @@ class _LiteLLMChat(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
 
-def litellm_runnable(catalog: Catalog, max_tokens: int) -> Runnable[Any, Any] | None:
-    """LiteLLM Router (simple-shuffle) over the same candidates, or None when not installed."""
+def litellm_runnable(
+    catalog: Catalog, max_tokens: int, strategy: str = "simple-shuffle"
+) -> Runnable[Any, Any] | None:
+    """LiteLLM Router over the same candidates with one of its routing ``strategy``s, or None
+    when litellm is not installed. Each deployment carries the catalog's list prices, so
+    ``cost-based-routing`` ranks the models on the same prices as ChatCostRouter."""
     # Without this, importing litellm tries to download its price map (a DNS lookup and
     # retries that take ~10 s offline); the bundled copy is what we want.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -106,12 +131,19 @@ def litellm_runnable(catalog: Catalog, max_tokens: int) -> Runnable[Any, Any] | 
     except ImportError:
         return None
     names = candidate_names(catalog)
-    router = Router(model_list=[
-        {"model_name": "mix", "litellm_params": {
-            "model": f"openai/{catalog[n].model}", "api_base": catalog[n].base_url,
-            "api_key": catalog[n].api_key() or "not-needed"}}
-        for n in names
-    ], num_retries=0)
+
+    def params(spec: ModelSpec) -> dict[str, Any]:
+        p: dict[str, Any] = {"model": f"openai/{spec.model}", "api_base": spec.base_url,
+                             "api_key": spec.api_key() or "not-needed"}
+        if spec.prices is not None:
+            p["input_cost_per_token"] = float(spec.prices.input) / 1e6
+            p["output_cost_per_token"] = float(spec.prices.output) / 1e6
+        return p
+
+    router = Router(
+        model_list=[{"model_name": "mix", "litellm_params": params(catalog[n])} for n in names],
+        routing_strategy=strategy, num_retries=0,
+    )
     return _LiteLLMChat(router=router, by_id={catalog[n].model: n for n in names},
                         max_tokens=max_tokens)
 
@@ -121,16 +153,11 @@ def strategies(ep: Endpoint, args: argparse.Namespace) -> tuple[list[tuple[str, 
     """``(name, chain, fixed model)`` per strategy to run, and notes."""
     from langchain_costrouter.router import ChatCostRouter
 
-    wanted = [s.strip() for s in args.strategies.split(",") if s.strip()]
-    bad = set(wanted) - {"premium", "cheapest", "router", "litellm"}
-    if bad:
-        raise ConfigError(f"--strategies: unknown {sorted(bad)}; "
-                          "choose from premium, cheapest, router, litellm")
     cat = ep.catalog
     notes: list[str] = []
     runs: list[tuple[str, Any, str | None]] = []
     parser = StrOutputParser()
-    for s in wanted:
+    for s in args.strategies:
         if s in ("premium", "cheapest"):
             name = premium_model(cat) if s == "premium" else cheapest_model(cat)
             runs.append((f"always-{s} ({name})",
@@ -139,12 +166,13 @@ def strategies(ep: Endpoint, args: argparse.Namespace) -> tuple[list[tuple[str, 
             router = ChatCostRouter(catalog=cat, max_tokens=args.max_tokens)
             runs.append(("ChatCostRouter", _PROMPT | router | parser, None))
         else:
-            lite = litellm_runnable(cat, args.max_tokens)
-            if lite is None:
-                notes.append("LiteLLM Router skipped: litellm is not installed "
-                             "(pip install 'langchain-costrouter[litellm]')")
-            else:
-                runs.append(("LiteLLM Router (shuffle)", _PROMPT | lite, None))
+            for strategy, label in LITELLM_STRATEGIES.items():
+                lite = litellm_runnable(cat, args.max_tokens, strategy)
+                if lite is None:
+                    notes.append("LiteLLM Router skipped: litellm is not installed "
+                                 "(pip install 'langchain-costrouter[litellm]')")
+                    break
+                runs.append((f"LiteLLM Router ({label})", _PROMPT | lite, None))
     return runs, notes
 
 
@@ -165,9 +193,6 @@ async def _run_all(runs: list[tuple[str, Any, str | None]], items: list[Any],
 
 def run(args: argparse.Namespace) -> int:
     con = out.console()
-    if args.calls < 0 or args.concurrency < 1:
-        raise ConfigError(f"--calls must be >= 0 and --concurrency >= 1, got {args.calls}, "
-                          f"{args.concurrency}")
     pool = load_workload(args.workload) if args.workload else None
     items = mixed_workload(args.calls, seed=args.seed, context_tokens=args.context_tokens,
                            items=pool)
@@ -222,13 +247,15 @@ def render(con: Console, cat: Catalog, results: list[tuple[str, RunResult]],
             speed.append([label, g.calls, f"{g.error_rate:.1%}", out.ms(g.p50), out.ms(g.p95),
                           out.ms(g.p99), "-" if g.throughput is None else f"{g.throughput:,.1f}"])
             money.append([label, out.money(g.per_1k, 4), out.money(g.cost, 4),
-                          out.money(g.premium_cost, 4), out.pct(g.saving_pct)])
+                          out.money(g.premium_cost, 4), out.pct(g.saving_pct),
+                          out.share(g.quality.at_or_above_share), out.share(g.quality.under_share)])
     con.print(out.table("Latency and throughput per strategy and model",
                         ["strategy / model", "calls", "errors", "p50 ms", "p95 ms", "p99 ms",
                          "req/s"], speed))
     con.print(out.table(f"Cost of the real usage at catalog prices (vs the same tokens at "
-                        f"{premium})",
-                        ["strategy / model", "$/1K req", "cost", f"at {premium}", "saving"],
+                        f"{premium}), and calls served at or above their labelled level",
+                        ["strategy / model", "$/1K req", "cost", f"at {premium}", "saving",
+                         "at or above label", "under-routed"],
                         money))
     for n in notes:
         con.print(f"[yellow]note:[/] {escape(n)}")

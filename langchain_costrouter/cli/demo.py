@@ -2,7 +2,8 @@
 
 Without API keys it starts the local test server; with keys it uses the real providers and
 says so. Prints the routing mix, the cost against always-premium (the same calls' real usage
-priced at the premium model), latency percentiles, breaker events and budget status.
+priced at the EXPERT level's first choice) next to the share of calls served at or above their
+labelled level, latency percentiles, breaker events and budget status.
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ from langchain_core.prompts import ChatPromptTemplate
 from rich.console import Console
 
 from langchain_costrouter.cli import report as out
+from langchain_costrouter.cli.args import int_at_least, usd
 from langchain_costrouter.cli.endpoints import Endpoint, add_endpoint_args, open_endpoint
 from langchain_costrouter.cli.runner import Progressor, RunResult, run_chain, sigint_sets
-from langchain_costrouter.cli.summary import by_model, group, premium_model, routing_mix
-from langchain_costrouter.exceptions import ConfigError
+from langchain_costrouter.cli.summary import (
+    Quality,
+    by_label,
+    by_model,
+    group,
+    premium_model,
+    routing_mix,
+)
 from langchain_costrouter.workload import load_workload, mixed_workload
 
 DEFAULT_CALLS = 200
@@ -34,18 +42,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="route the mixed workload through ChatCostRouter and report cost, mix, latency",
         description="Route a mixed workload of real prompts through ChatCostRouter.",
     )
-    p.add_argument("--calls", type=int, default=None,
+    p.add_argument("--calls", type=int_at_least(1), default=None,
                    help=f"number of calls (default {DEFAULT_CALLS}; {DEFAULT_CALLS_REAL} "
                         "with real providers)")
-    p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--budget", default="5", metavar="USD",
+    p.add_argument("--concurrency", type=int_at_least(1), default=8)
+    p.add_argument("--seed", type=int_at_least(0), default=0)
+    p.add_argument("--budget", type=usd, default=Decimal(5), metavar="USD",
                    help="daily USD budget of the demo's budget guard (default 5)")
-    p.add_argument("--max-tokens", type=int, default=512, help="output cap per call")
+    p.add_argument("--max-tokens", type=int_at_least(1), default=512, help="output cap per call")
     p.add_argument("--workload", metavar="FILE", help="JSONL prompts instead of the packaged ones")
     p.add_argument("--json", metavar="PATH", help="write the report as JSON")
     add_endpoint_args(p, latency_scale=0.05)
     p.set_defaults(func=run)
+
+
+def quality_text(q: Quality) -> str:
+    """``82.0% served at or above their labelled level, 18.0% under-routed``."""
+    if q.at_or_above_share is None or q.under_share is None:
+        return "quality unknown (no answered call has a known level)"
+    return (f"{q.at_or_above_share:.1%} served at or above their labelled level, "
+            f"{q.under_share:.1%} under-routed")
 
 
 def build_chain(ep: Endpoint, args: argparse.Namespace) -> tuple[Any, Any, Any, list[str]]:
@@ -88,8 +104,6 @@ async def _run(chain: Any, items: list[Any], args: argparse.Namespace, con: Cons
 
 def run(args: argparse.Namespace) -> int:
     con = out.console()
-    if args.concurrency < 1:
-        raise ConfigError(f"--concurrency must be >= 1, got {args.concurrency}")
     pool = load_workload(args.workload) if args.workload else None
     with open_endpoint(args) as ep:
         con.print(ep.banner)
@@ -126,21 +140,29 @@ def render(con: Console, ep: Endpoint, res: RunResult, router: Any, guard: Any, 
     outs = res.outcomes
     if res.interrupted:
         con.print(f"[yellow]Interrupted: partial report of {len(outs)} finished calls[/]")
-    mix = routing_mix(outs)
+    mix = routing_mix(cat, outs)
     total = len(outs) or 1
     con.print(out.table(
-        "Routing mix (expected level of the prompt -> level and model chosen)",
-        ["expected level", "routed level", "model", "calls", "share"],
+        "Routing mix (labelled level of the prompt -> level of the model that served it)",
+        ["labelled level", "served level", "model", "calls", "share"],
         ([e, lv, m, c, f"{c / total:.1%}"] for (e, lv, m), c in sorted(mix.items())),
         right_from=3,
+    ))
+    labels = by_label(cat, outs)
+    con.print(out.table(
+        "Quality proxy: answered calls served at or above their labelled level",
+        ["labelled level", "calls", "at or above", "under-routed"],
+        ([lv, n, out.share(q.at_or_above_share), out.share(q.under_share)] for lv, n, q in labels),
     ))
     overall = group("ChatCostRouter", outs, cat, premium, res.wall_s)
     models = by_model(outs, cat, premium)
     con.print(out.table(
         f"Cost of the real usage vs always-{premium} (same tokens at {premium}'s prices)",
-        ["model", "calls", "cost", f"at {premium} prices", "saving", "saving %"],
+        ["model", "calls", "cost", f"at {premium} prices", "saving", "saving %",
+         "at or above label", "under-routed"],
         ([g.name, g.calls, out.money(g.cost), out.money(g.premium_cost), out.money(g.saving),
-          out.pct(g.saving_pct)] for g in [*models, overall]),
+          out.pct(g.saving_pct), out.share(g.quality.at_or_above_share),
+          out.share(g.quality.under_share)] for g in [*models, overall]),
     ))
     con.print(out.table(
         "Latency (ms, successful calls)",
@@ -169,21 +191,28 @@ def render(con: Console, ep: Endpoint, res: RunResult, router: Any, guard: Any, 
     con.print(
         f"[bold]{len(outs)} calls in {res.wall_s:.1f} s; cost {out.money(overall.cost)} vs "
         f"{out.money(overall.premium_cost)} always-{premium}: saving "
-        f"{out.money(overall.saving)} ({out.pct(overall.saving_pct)})[/]"
+        f"{out.money(overall.saving)} ({out.pct(overall.saving_pct)}), with "
+        f"{quality_text(overall.quality)} on the labelled workload[/]"
     )
     return {
         "mode": ep.mode, "interrupted": res.interrupted, "premium": premium,
         "calls": len(outs), "wall_s": round(res.wall_s, 3),
         "overall": overall.as_dict(), "models": [g.as_dict() for g in models],
         "routing_mix": [
-            {"expected_level": e, "level": lv, "model": m, "calls": c}
+            {"expected_level": e, "served_level": lv, "model": m, "calls": c}
             for (e, lv, m), c in sorted(mix.items())
+        ],
+        "quality_by_label": [
+            {"expected_level": lv, "calls": n, "served_at_or_above_label_share":
+             q.at_or_above_share, "under_routed_share": q.under_share}
+            for lv, n, q in labels
         ],
         "breakers": [dict(zip(["model", "state", "calls", "failures", "trips"], r, strict=True))
                      for r in breakers],
         "budget": [dict(zip(["budget", "window", "limit", "used", "remaining", "utilization"], r,
                             strict=True)) for r in budget],
     }
+
 
 
 def breaker_rows(router: Any) -> list[list[str]]:

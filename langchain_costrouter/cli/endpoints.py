@@ -14,8 +14,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_costrouter.cli.args import finite_float, http_url, port
 from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.models.catalog import Catalog
+from langchain_costrouter.redact import scrub_text
 from langchain_costrouter.routing.levels import LEVELS
 
 
@@ -33,11 +35,11 @@ class Endpoint:
 def add_endpoint_args(p: argparse.ArgumentParser, latency_scale: float) -> None:
     p.add_argument("--local", action="store_true",
                    help="use the local test server even when provider API keys are set")
-    p.add_argument("--base-url", metavar="URL",
+    p.add_argument("--base-url", metavar="URL", type=http_url,
                    help="send every model's calls to this OpenAI-compatible endpoint")
-    p.add_argument("--port", type=int, default=0,
-                   help="port of the local test server (default: a free one)")
-    p.add_argument("--latency-scale", type=float, default=latency_scale,
+    p.add_argument("--port", type=port, default=0,
+                   help="port of the local test server, 0..65535 (default 0: a free one)")
+    p.add_argument("--latency-scale", type=finite_float(0.0), default=latency_scale,
                    help=f"local server latency x catalog p50 (default {latency_scale})")
     p.add_argument("--catalog", metavar="FILE", help="YAML/JSON catalog overrides")
     p.add_argument("--local-model", action="store_true",
@@ -72,12 +74,19 @@ def local_model_server(args: argparse.Namespace) -> Iterator[Mapping[str, Any] |
 
 
 def _only_keyed(catalog: Catalog, keys: list[str]) -> Catalog:
-    """The catalog restricted to models whose API key is set; levels keep their order."""
+    """The catalog restricted to models whose API key is set; levels keep their order.
+
+    A level left with no keyed model borrows the nearest level above's (never a cheaper
+    class), or, at the top, the nearest below's.
+    """
     usable = [n for n, s in catalog.models.items() if s.api_key_env in keys]
-    fallback = usable[:1]
-    levels = {
-        lv.value: [n for n in catalog.candidates(lv) if n in usable] or fallback for lv in LEVELS
-    }
+    if not usable:
+        raise ConfigError(f"no catalog model uses the API keys set ({', '.join(keys)})")
+    own = {lv: [n for n in catalog.candidates(lv) if n in usable] for lv in LEVELS}
+    levels: dict[str, list[str]] = {}
+    for i, lv in enumerate(LEVELS):
+        nearest = [*LEVELS[i:], *reversed(LEVELS[:i])]
+        levels[lv.value] = next((own[o] for o in nearest if own[o]), usable[:1])
     return Catalog.build(
         {"models": [catalog.models[n] for n in usable], "levels": levels}
     )
@@ -101,8 +110,11 @@ def open_endpoint(args: argparse.Namespace) -> Iterator[Endpoint]:
                 f"Endpoint: every model served by {args.base_url}" + banner,
             )
         elif keys and not args.local:
+            keyed = _only_keyed(base, keys)
+            check_all_reachable(sorted({s.base_url for s in keyed.models.values()
+                                        if s.base_url and s.chat_model is None}))
             yield Endpoint(
-                local_model_patch(_only_keyed(base, keys), local), "providers",
+                local_model_patch(keyed, local), "providers",
                 "[bold red]REAL PROVIDERS[/]: API keys found in "
                 f"{', '.join(keys)}; these calls cost real money. Use --local for the test server."
                 + banner,
@@ -122,7 +134,8 @@ def open_endpoint(args: argparse.Namespace) -> Iterator[Endpoint]:
 
 
 def check_reachable(base_url: str, timeout_s: float = 3.0) -> None:
-    """Fail fast, in one line, when nothing answers at ``base_url``."""
+    """Fail fast, in one line, when nothing answers at ``base_url``. Any HTTP answer (even a
+    401 without a key) counts as reachable; no key is sent."""
     import httpx
 
     if not base_url.startswith(("http://", "https://")):
@@ -130,6 +143,30 @@ def check_reachable(base_url: str, timeout_s: float = 3.0) -> None:
     try:
         httpx.get(base_url.rstrip("/") + "/models", timeout=timeout_s)
     except httpx.HTTPError as e:
-        raise ConfigError(
+        raise ConfigError(scrub_text(
             f"cannot reach endpoint {base_url}: {type(e).__name__}: {e or 'no answer'}"
-        ) from None
+        )) from None
+
+
+def check_all_reachable(base_urls: list[str], timeout_s: float = 3.0) -> None:
+    """:func:`check_reachable` for each provider endpoint at once (threads, so a dead network
+    costs one timeout, not one per provider); one line naming every unreachable one, and what
+    to do, before any call is made."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def probe(url: str) -> str | None:
+        try:
+            check_reachable(url, timeout_s)
+        except ConfigError as e:
+            return str(e).removeprefix("cannot reach endpoint ")
+        return None
+
+    if not base_urls:
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(base_urls))) as pool:
+        failures = [f for f in pool.map(probe, base_urls) if f]
+    if failures:
+        raise ConfigError(
+            "API keys are set but the provider endpoints do not answer (no network?): "
+            + "; ".join(failures) + ". Use --local for the local test server."
+        )

@@ -12,9 +12,10 @@ import os
 import sys
 from collections.abc import Sequence
 
+from langchain_costrouter.cli.args import EXIT_USAGE, OneLineParser
 from langchain_costrouter.exceptions import ConfigError, CostRouterError
+from langchain_costrouter.redact import scrub_text
 
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         train_scorer,
     )
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="costrouter",
         description="Route LangChain chat calls to the cheapest capable model; measure it.",
     )
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split()) or type(e).__name__
+    text = scrub_text(" ".join(str(e).split())) or type(e).__name__
     return text if len(text) <= 600 else text[:597] + "..."
 
 
@@ -80,7 +81,10 @@ def check_outputs(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:  # a bad flag: one line and exit 2 (OneLineParser), returned rather than raised
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return 0 if e.code is None else e.code if isinstance(e.code, int) else EXIT_USAGE
     try:
         check_outputs(args)  # before any work: a long bench must not fail at its last line
         return int(args.func(args) or 0)

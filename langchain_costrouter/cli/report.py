@@ -34,6 +34,11 @@ def pct(d: Decimal | None) -> str:
     return f"{d.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
 
 
+def share(v: float | None) -> str:
+    """``82.5%``; ``-`` when unknown."""
+    return "-" if v is None else f"{v:.1%}"
+
+
 def ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:,.1f}"
 
@@ -56,9 +61,27 @@ def _json_default(o: Any) -> Any:
 
 
 def _writable(path: str | Path) -> Path:
+    """``path`` if a file can be written there; ``ConfigError`` (one line) otherwise.
+
+    Checked before a command starts, so a long run never fails at its last line: a directory,
+    a missing folder, a parent that is a file, or a place the process may not write.
+    """
     p = Path(path)
-    if p.parent and not p.parent.exists():
-        raise ConfigError(f"cannot write {str(p)!r}: folder {str(p.parent)!r} does not exist")
+    if p.is_dir():
+        raise ConfigError(f"cannot write {str(p)!r}: it is a directory; give a file name")
+    parent = p.parent
+    if not parent.exists():
+        raise ConfigError(f"cannot write {str(p)!r}: folder {str(parent)!r} does not exist")
+    if not parent.is_dir():
+        raise ConfigError(f"cannot write {str(p)!r}: {str(parent)!r} is not a folder")
+    existed = p.exists()
+    try:  # the only check that holds for root, read-only mounts and ACLs alike: try it
+        with p.open("a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        raise ConfigError(f"cannot write {str(p)!r}: {e.strerror or e}") from None
+    if not existed:
+        p.unlink(missing_ok=True)
     return p
 
 

@@ -36,7 +36,9 @@ class Outcome:
     category: str
     expected_level: str
     level: str | None = None
-    """Level the router chose (the expected level for fixed-model strategies)."""
+    """Level the router scored (the expected level for fixed-model strategies)."""
+    served_level: str | None = None
+    """Level of the serving model, when the router's metadata names it (``served_level``)."""
     model: str | None = None
     """Catalog name of the model that answered."""
     latency_s: float = 0.0
@@ -74,6 +76,8 @@ def outcome_from_message(o: Outcome, message: Any, fixed_model: str | None) -> N
     meta = (getattr(message, "response_metadata", None) or {}).get("costrouter") or {}
     o.model = meta.get("tier") or fixed_model
     o.level = meta.get("level") or o.level
+    served = meta.get("served_level")
+    o.served_level = served if isinstance(served, str) else None
     if meta.get("cost_usd") is not None:
         o.router_cost = Decimal(str(meta["cost_usd"]))
 

@@ -1,4 +1,9 @@
-"""Aggregate recorded calls: routing mix, exact costs, latency percentiles."""
+"""Aggregate recorded calls: routing mix, exact costs, latency percentiles, and how many calls
+were served at or above their labelled level.
+
+The quality columns read what the router *did*: the level of the model that served each call
+(:func:`served_level`) against the prompt's label in the workload, whatever scorer chose it.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +14,74 @@ from decimal import Decimal
 from typing import Any
 
 from langchain_costrouter.cli.runner import Outcome, percentile
-from langchain_costrouter.cli.tco import candidate_names, cost_per_1k_requests
+from langchain_costrouter.cli.tco import (
+    BENCH_INPUT_TOKENS,
+    BENCH_OUTPUT_TOKENS,
+    candidate_names,
+    cost_per_1k_requests,
+)
 from langchain_costrouter.models.catalog import Catalog
 from langchain_costrouter.pricing.prices import cost_of
+from langchain_costrouter.routing.levels import Level
 
 
 def premium_model(catalog: Catalog) -> str:
-    """The most expensive priced candidate at the benchmark's request shape."""
-    priced = [(n, cost_per_1k_requests(catalog[n].prices)) for n in candidate_names(catalog)]
-    known = [(n, c) for n, c in priced if c is not None]
-    if not known:
-        return candidate_names(catalog)[0]
-    return max(known, key=lambda x: x[1])[0]
+    """The strongest model the router itself would use: the EXPERT level's first choice at the
+    benchmark's request shape (the always-premium baseline)."""
+    return catalog.first_choice(Level.EXPERT, BENCH_INPUT_TOKENS, BENCH_OUTPUT_TOKENS)
 
 
 def cheapest_model(catalog: Catalog) -> str:
+    """The cheapest priced model any level lists, at the benchmark's request shape."""
     priced = [(n, cost_per_1k_requests(catalog[n].prices)) for n in candidate_names(catalog)]
     known = [(n, c) for n, c in priced if c is not None]
     if not known:
         return candidate_names(catalog)[0]
     return min(known, key=lambda x: x[1])[0]
+
+
+def served_level(catalog: Catalog, o: Outcome) -> Level | None:
+    """The level of the model that answered: the router's own ``served_level`` when its
+    metadata gives one, else the model's class in the catalog (``Catalog.class_of``)."""
+    if not o.ok:
+        return None
+    if o.served_level is not None:
+        return Level.parse(o.served_level)
+    if o.model is None or o.model not in catalog.models:
+        return None
+    return catalog.class_of(o.model)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Quality:
+    """Answered calls served at or above their labelled level, and below it (under-routed)."""
+
+    judged: int
+    """Answered calls whose serving model has a known level."""
+    at_or_above: int
+    under: int
+
+    @property
+    def at_or_above_share(self) -> float | None:
+        return self.at_or_above / self.judged if self.judged else None
+
+    @property
+    def under_share(self) -> float | None:
+        return self.under / self.judged if self.judged else None
+
+
+def quality(catalog: Catalog, outcomes: Iterable[Outcome]) -> Quality:
+    judged = at = under = 0
+    for o in outcomes:
+        lv = served_level(catalog, o)
+        if lv is None:
+            continue
+        judged += 1
+        if lv.rank >= Level.parse(o.expected_level).rank:
+            at += 1
+        else:
+            under += 1
+    return Quality(judged=judged, at_or_above=at, under=under)
 
 
 def sum_or_none(values: Iterable[Decimal | None]) -> Decimal | None:
@@ -54,6 +107,7 @@ class Group:
     """Cost of these calls' real usage at the answering models' prices (None if unpriced)."""
     premium_cost: Decimal | None
     """Cost of the same usage at the premium model's prices."""
+    quality: Quality
     wall_s: float | None = None
 
     @property
@@ -98,11 +152,18 @@ class Group:
             "cost_usd": s(self.cost), "cost_per_1k_requests_usd": s(self.per_1k),
             "premium_cost_usd": s(self.premium_cost), "saving_vs_premium_usd": s(self.saving),
             "saving_vs_premium_pct": s(self.saving_pct),
+            "served_at_or_above_label_share": _r(self.quality.at_or_above_share),
+            "under_routed_share": _r(self.quality.under_share),
+            "quality_judged_calls": self.quality.judged,
         }
 
 
 def _ms(v: float | None) -> float | None:
     return None if v is None else round(v * 1000, 3)
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v, 6)
 
 
 def call_cost(catalog: Catalog, o: Outcome) -> Decimal | None:
@@ -129,6 +190,7 @@ def group(
         premium_cost=sum_or_none(
             cost_of(prem, o.usage) if o.usage is not None else None for o in ok
         ),
+        quality=quality(catalog, ok),
         wall_s=wall_s,
     )
 
@@ -141,8 +203,20 @@ def by_model(outcomes: Sequence[Outcome], catalog: Catalog, premium: str) -> lis
     ]
 
 
-def routing_mix(outcomes: Sequence[Outcome]) -> Counter[tuple[str, str, str]]:
-    """Calls per (expected level, chosen level, model)."""
-    return Counter(
-        (o.expected_level, o.level or "-", o.model or "(failed)") for o in outcomes
-    )
+def routing_mix(catalog: Catalog, outcomes: Sequence[Outcome]) -> Counter[tuple[str, str, str]]:
+    """Calls per (labelled level, served level, model)."""
+    def served(o: Outcome) -> str:
+        lv = served_level(catalog, o)
+        return "-" if lv is None else lv.value
+
+    return Counter((o.expected_level, served(o), o.model or "(failed)") for o in outcomes)
+
+
+def by_label(catalog: Catalog, outcomes: Sequence[Outcome]) -> list[tuple[str, int, Quality]]:
+    """``(labelled level, calls, quality)`` per labelled level, in level order."""
+    out = []
+    for lv in Level:
+        these = [o for o in outcomes if o.expected_level == lv.value]
+        if these:
+            out.append((lv.value, len(these), quality(catalog, these)))
+    return out

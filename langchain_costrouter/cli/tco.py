@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from langchain_costrouter.cli.args import finite_decimal
 from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.models.catalog import Catalog, load_mapping
 from langchain_costrouter.pricing.prices import Prices, TokenUsage, cost_of
@@ -50,13 +51,8 @@ def parse_tokens(value: str | int, what: str = "token count") -> int:
 
 
 def _decimal(value: Any, what: str) -> Decimal:
-    try:
-        d = Decimal(str(value).strip().rstrip("%"))
-    except InvalidOperation:
-        raise ConfigError(f"{what}: expected a number, got {value!r}") from None
-    if str(value).strip().endswith("%"):
-        d /= 100
-    return d
+    """A finite number (``40%`` -> 0.4); NaN, infinity and junk are a ``ConfigError``."""
+    return finite_decimal(value, what)
 
 
 def parse_mix(value: str | Mapping[str, Any]) -> dict[Level, Decimal]:
@@ -111,6 +107,13 @@ class MonthlyWorkload:
     @property
     def requests(self) -> Decimal:
         return Decimal(self.input_tokens) / self.input_tokens_per_request
+
+    @property
+    def output_tokens_per_request(self) -> int:
+        """Mean output of one request (the benchmark's 512 when there is no input)."""
+        if not self.input_tokens:
+            return BENCH_OUTPUT_TOKENS
+        return _round(Decimal(self.output_tokens) / self.requests)
 
     def share(self, level: Level) -> MonthlyWorkload:
         s = self.mix.get(level, Decimal(0))
@@ -271,7 +274,11 @@ def tco(catalog: Catalog, workload: MonthlyWorkload, baseline: str | None = None
     priced = _priced(catalog, candidates, workload)
     if not priced:
         raise ConfigError("no candidate model has a price; give prices with --catalog")
-    premium = max(priced, key=lambda x: x[1])[0]
+    # always-premium: the strongest model the router itself would use (EXPERT's first choice
+    # for a request of this workload's shape); always-cheapest: the cheapest one any level lists
+    premium = catalog.first_choice(
+        Level.EXPERT, workload.input_tokens_per_request, workload.output_tokens_per_request
+    )
     cheapest = min(priced, key=lambda x: x[1])[0]
     if baseline is None:
         baseline = premium

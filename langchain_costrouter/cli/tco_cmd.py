@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from langchain_costrouter.cli import report as out
+from langchain_costrouter.cli.args import from_config, share
 from langchain_costrouter.cli.tco import (
     BENCH_INPUT_TOKENS,
     BENCH_OUTPUT_TOKENS,
     MonthlyWorkload,
     TcoReport,
-    _decimal,
     parse_mix,
     parse_tokens,
     tco,
 )
+from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.models.catalog import Catalog
 
 
@@ -25,20 +27,37 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description="Price a monthly workload on every catalog model and routing strategy.",
     )
     p.add_argument("--workload", metavar="FILE", help="YAML/JSON file with the keys below")
-    p.add_argument("--input-tokens", help="input tokens per month, e.g. 50M (default 50M)")
-    p.add_argument("--output-tokens", help="output tokens per month, e.g. 20M (default 20M)")
+    p.add_argument("--input-tokens", type=_tokens("--input-tokens"),
+                   help="input tokens per month, e.g. 50M (default 50M)")
+    p.add_argument("--output-tokens", type=_tokens("--output-tokens"),
+                   help="output tokens per month, e.g. 20M (default 20M)")
     p.add_argument(
-        "--mix", help="share per level, e.g. trivial=0.4,standard=0.3,complex=0.2,expert=0.1"
+        "--mix", type=from_config(parse_mix),
+        help="share per level, e.g. trivial=0.4,standard=0.3,complex=0.2,expert=0.1",
     )
-    p.add_argument("--cache-hit-rate", help="share of input tokens read from cache (0..1)")
+    p.add_argument("--cache-hit-rate", type=share,
+                   help="share of input tokens read from cache (0..1)")
     p.add_argument(
-        "--input-per-request", help=f"input tokens of one request (default {BENCH_INPUT_TOKENS})"
+        "--input-per-request", type=_tokens("--input-per-request", positive=True),
+        help=f"input tokens of one request (default {BENCH_INPUT_TOKENS})",
     )
-    p.add_argument("--baseline", metavar="MODEL", help="catalog model to compare against")
+    p.add_argument("--baseline", metavar="MODEL",
+                   help="catalog model to compare against (default: always-premium, the "
+                        "expert level's first choice)")
     p.add_argument("--catalog", metavar="FILE", help="YAML/JSON catalog overrides")
     p.add_argument("--json", metavar="PATH", help="write the report as JSON")
     p.add_argument("--plot", metavar="PATH", help="write a PNG bar chart")
     p.set_defaults(func=run)
+
+
+def _tokens(flag: str, positive: bool = False) -> Any:
+    def parse(text: str) -> int:
+        n = parse_tokens(text, "token count")
+        if positive and n <= 0:
+            raise ConfigError(f"{flag}: must be > 0, got {text!r}")
+        return n
+
+    return from_config(parse)
 
 
 def workload_from_args(args: argparse.Namespace) -> MonthlyWorkload:
@@ -53,17 +72,15 @@ def workload_from_args(args: argparse.Namespace) -> MonthlyWorkload:
             "input_tokens_per_request": base.input_tokens_per_request,
         }
     if args.input_tokens is not None:
-        data["input_tokens"] = parse_tokens(args.input_tokens, "--input-tokens")
+        data["input_tokens"] = args.input_tokens
     if args.output_tokens is not None:
-        data["output_tokens"] = parse_tokens(args.output_tokens, "--output-tokens")
+        data["output_tokens"] = args.output_tokens
     if args.mix is not None:
-        data["mix"] = {k.value: v for k, v in parse_mix(args.mix).items()}
+        data["mix"] = {k.value: v for k, v in args.mix.items()}
     if args.cache_hit_rate is not None:
-        data["cache_hit_rate"] = _decimal(args.cache_hit_rate, "--cache-hit-rate")
+        data["cache_hit_rate"] = args.cache_hit_rate
     if args.input_per_request is not None:
-        data["input_tokens_per_request"] = parse_tokens(
-            args.input_per_request, "--input-per-request"
-        )
+        data["input_tokens_per_request"] = args.input_per_request
     return MonthlyWorkload.from_mapping(data, source="arguments")
 
 
@@ -102,6 +119,8 @@ def render(rep: TcoReport) -> None:
             right_from=2,
         )
     )
+    con.print("always-premium: the strongest model the router itself uses (the expert level's "
+              "first choice); always-cheapest: the cheapest model any level lists")
     if rep.unpriced:
         con.print(f"[yellow]unpriced (no known price): {', '.join(rep.unpriced)}[/]")
 

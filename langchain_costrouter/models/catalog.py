@@ -2,20 +2,20 @@
 
 A :class:`Catalog` holds :class:`ModelSpec` entries by name and the ordered candidates of each
 :class:`~langchain_costrouter.routing.levels.Level`. It validates itself at construction: a negative
-price, a zero context window, a level naming an unknown model or two entries with one name fail
-with a message that names the field and the value.
+price, a zero context window, a level naming an unknown model, an empty level or two entries with
+one name fail with a :class:`ConfigError` that names the field and the value (never the value of
+a secret). Models in no level are *pin-only*: used only when a call pins them.
 
-Default prices come from genai-prices (:func:`~langchain_costrouter.pricing.prices.lookup_prices`);
-nothing here types a price by hand. Overrides come from a dict, or a YAML or JSON file.
+Default models and levels are in :mod:`langchain_costrouter.models.defaults`; default prices come
+from genai-prices (:func:`~langchain_costrouter.pricing.prices.lookup_prices`), never typed by
+hand. Overrides come from a dict, or a YAML or JSON file.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterable, Mapping
-from decimal import Decimal
-from pathlib import Path
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -29,9 +29,40 @@ from pydantic import (
 )
 
 from langchain_costrouter.exceptions import ConfigError, UnknownModelError
+from langchain_costrouter.models import ladder
+from langchain_costrouter.models.defaults import AGGREGATOR_PRESETS, DEFAULT_LEVELS, default_models
+from langchain_costrouter.models.from_chat import (
+    capabilities_of,
+    model_id_of,
+    provider_of,
+    spread_levels,
+    window_of,
+)
+from langchain_costrouter.models.overrides import (
+    explain_validation,
+    list_prices,
+    load_mapping,
+    model_patches,
+)
 from langchain_costrouter.pricing.prices import Prices, lookup_prices
 from langchain_costrouter.pricing.tokens import EncodingName
+from langchain_costrouter.redact import register_secret, scrub_text
 from langchain_costrouter.routing.levels import LEVELS, Level
+
+__all__ = [
+    "AGGREGATOR_PRESETS",
+    "DEFAULT_LEVELS",
+    "Capabilities",
+    "Catalog",
+    "ModelSpec",
+    "aggregator",
+    "default_models",
+    "explain_validation",
+    "load_mapping",
+    "spread_levels",
+]
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class Capabilities(BaseModel):
@@ -43,6 +74,9 @@ class Capabilities(BaseModel):
     tools: bool = True
     structured_output: bool = True
     """Native ``response_format`` json_schema; tool-calling structured output needs ``tools``."""
+    vision: bool = False
+    """Accepts image input blocks. Off unless declared: a text-only endpoint answers an image
+    with a 400, so a request with images goes only to models that declare it."""
 
 
 class ModelSpec(BaseModel):
@@ -52,17 +86,24 @@ class ModelSpec(BaseModel):
     environment variable that holds its key) or a ready ``chat_model`` serves it.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, hide_input_in_errors=True
+    )
 
     name: str = Field(min_length=1)
-    """Key of the entry in the catalog and in level lists, e.g. ``gemini-flash``."""
+    """Key of the entry in the catalog and in level lists, e.g. ``claude-sonnet-5.5``."""
     provider: str = Field(min_length=1)
     """Provider id (``openai``), also the genai-prices provider and LangSmith ``ls_provider``."""
     model: str = Field(min_length=1)
-    """Model id sent to the API, e.g. ``gemini-2.5-flash``."""
+    """Model id sent to the API, e.g. ``claude-sonnet-5-5``."""
     base_url: str | None = None
     api_key_env: str | None = None
-    """Environment variable read at call time; ``None`` when the endpoint needs no key."""
+    """Name of the environment variable read at call time (``OPENAI_API_KEY``), never the key
+    itself; ``None`` when the endpoint needs no key."""
+    grade: Level | None = None
+    """The model's class, as the hardest level it is built for (nano: trivial, mini: standard,
+    Sonnet: complex, Opus: expert). ``None``: undeclared, and then the highest level that lists
+    the model stands for it (:meth:`Catalog.class_of`)."""
     chat_model: BaseChatModel | None = Field(default=None, repr=False, exclude=True)
     prices: Prices | None = None
     """``None`` means unpriced: cost is reported as ``None`` with a warning."""
@@ -74,11 +115,31 @@ class ModelSpec(BaseModel):
     tokenizer: EncodingName = "o200k_base"
     """tiktoken encoding used to count this model's prompts (an estimate for non-OpenAI models)."""
 
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and not _ENV_NAME.match(v):
+            register_secret(v)  # it may be a pasted key: scrub it wherever it shows up
+            raise ValueError(
+                "must be the NAME of an environment variable (letters, digits and _, like "
+                "OPENAI_API_KEY), not a key; the value given is not shown"
+            )
+        return v
+
+    @field_validator("grade", mode="before")
+    @classmethod
+    def _grade(cls, v: Any) -> Any:
+        return None if v is None else Level.parse(v)
+
     @model_validator(mode="after")
     def _has_a_backend(self) -> ModelSpec:
         if self.chat_model is None and not self.base_url:
             raise ValueError(f"model {self.name!r} needs a base_url or a chat_model")
         return self
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for key, value in super().__repr_args__():  # no URL credentials in a repr
+            yield key, scrub_text(value) if isinstance(value, str) else value
 
     def api_key(self) -> str | None:
         """The key from the environment, or ``None`` when unset or not needed."""
@@ -87,104 +148,12 @@ class ModelSpec(BaseModel):
         return os.environ.get(self.api_key_env) or None
 
 
-def _spec(
-    name: str,
-    provider: str,
-    model: str,
-    base_url: str,
-    api_key_env: str,
-    context_window: int,
-    max_output_tokens: int,
-    p50_latency_ms: float,
-    price_ref: str | None = None,
-    price_provider: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "provider": provider,
-        "model": model,
-        "base_url": base_url,
-        "api_key_env": api_key_env,
-        "prices": lookup_prices(price_ref or model, price_provider or provider),
-        "context_window": context_window,
-        "max_output_tokens": max_output_tokens,
-        "p50_latency_ms": p50_latency_ms,
-    }
-
-
-def default_models() -> list[dict[str, Any]]:
-    """The 2026 models users compare. Prices from genai-prices, context sizes from the vendors."""
-    openai = "https://api.openai.com/v1"
-    return [
-        _spec("gpt-5", "openai", "gpt-5", openai, "OPENAI_API_KEY", 400_000, 128_000, 4000),
-        _spec("gpt-4.1", "openai", "gpt-4.1", openai, "OPENAI_API_KEY", 1_047_576, 32_768, 900),
-        _spec(
-            "gpt-4.1-mini",
-            "openai",
-            "gpt-4.1-mini",
-            openai,
-            "OPENAI_API_KEY",
-            1_047_576,
-            32_768,
-            600,
-        ),
-        _spec(
-            "gpt-4.1-nano",
-            "openai",
-            "gpt-4.1-nano",
-            openai,
-            "OPENAI_API_KEY",
-            1_047_576,
-            32_768,
-            400,
-        ),
-        _spec(
-            "claude-sonnet",
-            "anthropic",
-            "claude-sonnet-4-5",
-            "https://api.anthropic.com/v1/",
-            "ANTHROPIC_API_KEY",
-            200_000,
-            64_000,
-            1500,
-        ),
-        _spec(
-            "gemini-flash",
-            "google",
-            "gemini-2.5-flash",
-            "https://generativelanguage.googleapis.com/v1beta/openai/",
-            "GEMINI_API_KEY",
-            1_048_576,
-            65_536,
-            700,
-        ),
-        # DeepSeek serves V3.2 under the API id "deepseek-chat"; priced as deepseek-v3.2.
-        _spec(
-            "deepseek",
-            "deepseek",
-            "deepseek-chat",
-            "https://api.deepseek.com/v1",
-            "DEEPSEEK_API_KEY",
-            128_000,
-            8_192,
-            800,
-            price_ref="deepseek-v3.2",
-        ),
-    ]
-
-
-DEFAULT_LEVELS: dict[str, list[str]] = {
-    "trivial": ["deepseek"],
-    "standard": ["gemini-flash", "deepseek"],
-    "complex": ["gpt-4.1", "gemini-flash"],
-    "expert": ["claude-sonnet", "gpt-4.1"],
-}
-
-
 class Catalog(BaseModel):
     """Models by name, and the ordered candidate names of each level."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, hide_input_in_errors=True
+    )
 
     models: dict[str, ModelSpec]
     levels: dict[Level, tuple[str, ...]]
@@ -198,8 +167,10 @@ class Catalog(BaseModel):
         models = data.get("models")
         if isinstance(models, (list, tuple)):
             by_name: dict[str, Any] = {}
-            for m in models:
-                name = m.name if isinstance(m, ModelSpec) else (m or {}).get("name")
+            for i, m in enumerate(models):
+                if not isinstance(m, (ModelSpec, Mapping)):
+                    raise ValueError(f"models[{i}]: expected a model entry, got {type(m).__name__}")
+                name = m.name if isinstance(m, ModelSpec) else m.get("name")
                 if name in by_name:
                     raise ValueError(f"duplicate model name {name!r} in catalog")
                 by_name[str(name)] = m
@@ -221,7 +192,11 @@ class Catalog(BaseModel):
     def _all_levels(cls, v: dict[Level, tuple[str, ...]]) -> dict[Level, tuple[str, ...]]:
         missing = [lv.value for lv in LEVELS if not v.get(lv)]
         if missing:
-            raise ValueError(f"levels {missing} have no candidate models; each level needs one")
+            which = ", ".join(repr(m) for m in missing)
+            raise ValueError(
+                f"level {which} {'has' if len(missing) == 1 else 'have'} no candidate model; "
+                "every level needs at least one (list model names under levels.<level>)"
+            )
         return {lv: tuple(v[lv]) for lv in LEVELS}
 
     @model_validator(mode="after")
@@ -271,8 +246,8 @@ class Catalog(BaseModel):
         """
         specs = []
         for name, chat_model in models.items():
-            model_id = _model_id(chat_model) or name
-            provider = _provider_of(chat_model)
+            model_id = model_id_of(chat_model) or name
+            provider = provider_of(chat_model)
             specs.append(
                 {
                     "name": name,
@@ -280,8 +255,8 @@ class Catalog(BaseModel):
                     "model": model_id,
                     "chat_model": chat_model,
                     "prices": lookup_prices(model_id, provider if provider != "custom" else None),
-                    "capabilities": _capabilities_of(chat_model),
-                    **_window_of(chat_model),
+                    "capabilities": capabilities_of(chat_model),
+                    **window_of(chat_model),
                 }
             )
         if levels is None:
@@ -291,20 +266,31 @@ class Catalog(BaseModel):
     def with_overrides(self, overrides: Mapping[str, Any]) -> Catalog:
         """Deep-merge ``{"models": {name: {field: value}}, "levels": {level: [names]}}``.
 
-        An existing model takes only the fields given; a new one needs ``provider``, ``model``
-        and ``base_url``. ``prices`` given as a dict replaces only the keys it names.
+        An existing model takes only the fields given (``capabilities`` and ``prices`` given as
+        dicts replace only the keys they name); a new one needs ``provider``, ``model`` and
+        ``base_url``, and is priced from genai-prices unless it gives ``prices``. ``models`` may
+        also be a list of entries with a ``name``. A new model in no level is pin-only.
         """
+        if not isinstance(overrides, Mapping):
+            raise ConfigError(
+                f"catalog overrides must be a mapping with models and levels, "
+                f"got {type(overrides).__name__}"
+            )
         unknown = set(overrides) - {"models", "levels"}
         if unknown:
             raise ConfigError(f"unknown catalog keys {sorted(unknown)}; expected models, levels")
         models: dict[str, Any] = {n: dict(s) for n, s in self._raw_models().items()}
-        for name, patch in (overrides.get("models") or {}).items():
-            if not isinstance(patch, Mapping):
-                raise ConfigError(f"models.{name}: expected a mapping of fields, got {patch!r}")
-            current = models.get(name, {"name": name})
-            merged = {**current, **patch}
+        for name, patch in model_patches(overrides.get("models")):
+            current = models.get(name)
+            merged = {**(current or {"name": name}), **patch}
+            if current is None and "prices" not in patch:
+                merged["prices"] = list_prices(patch)
+            if current is not None and isinstance(patch.get("capabilities"), Mapping):
+                merged["capabilities"] = {
+                    **current["capabilities"].model_dump(), **patch["capabilities"]
+                }
             if "prices" in patch and isinstance(patch["prices"], Mapping):
-                old = current.get("prices")
+                old = (current or {}).get("prices")
                 old_d = old.model_dump(exclude_none=True) if isinstance(old, Prices) else {}
                 if old_d and not {"long_context", "long_context_threshold"} & set(patch["prices"]):
                     old_d.pop("long_context", None)  # a hand-set price drops the genai tier
@@ -312,8 +298,19 @@ class Catalog(BaseModel):
                 merged["prices"] = {**old_d, "source": "user", **patch["prices"]}
             models[name] = merged
         levels = {lv.value: list(names) for lv, names in self.levels.items()}
-        for lv, names in (overrides.get("levels") or {}).items():
-            levels[Level.parse(lv).value] = list(names)
+        level_patch = overrides.get("levels") or {}
+        if not isinstance(level_patch, Mapping):
+            raise ConfigError(
+                f"levels: expected a mapping of level to model names, "
+                f"got {type(level_patch).__name__}"
+            )
+        for lv, names in level_patch.items():
+            level = Level.parse(lv)
+            if isinstance(names, str) or not isinstance(names, (list, tuple)):
+                raise ConfigError(
+                    f"levels.{level.value}: expected a list of model names, got {names!r}"
+                )
+            levels[level.value] = list(names)
         return Catalog.build({"models": list(models.values()), "levels": levels})
 
     def served_by(
@@ -361,6 +358,28 @@ class Catalog(BaseModel):
     def candidates(self, level: Level | str) -> tuple[str, ...]:
         return self.levels[Level.parse(level)]
 
+    def pin_only(self) -> tuple[str, ...]:
+        """Models in no level: they serve a call only when it pins them (``model=...``)."""
+        return ladder.pin_only(self)
+
+    def class_of(self, name: str) -> Level | None:
+        """The model's class: its declared ``grade``, else the highest level that lists it
+        (``None`` for an undeclared pin-only model)."""
+        return ladder.class_of(self, name)
+
+    def first_choice(
+        self, level: Level | str, input_tokens: int = ladder.REQUEST_SHAPE[0],
+        output_tokens: int = ladder.REQUEST_SHAPE[1],
+    ) -> str:
+        """The model the default cheapest-first policy tries first at ``level`` for a request
+        of this shape (unpriced models last; list order breaks ties)."""
+        return ladder.first_choice(self, Level.parse(level), input_tokens, output_tokens)
+
+    def ladder_problems(self) -> list[str]:
+        """Where the levels do not route as they read, in words; empty when they do
+        (see :func:`langchain_costrouter.models.ladder.ladder_problems`)."""
+        return ladder.ladder_problems(self)
+
     def _raw_models(self) -> dict[str, dict[str, Any]]:
         out = {}
         for name, spec in self.models.items():
@@ -368,22 +387,9 @@ class Catalog(BaseModel):
             out[name] = d
         return out
 
-
-AGGREGATOR_PRESETS: dict[str, dict[str, Any]] = {
-    "openrouter": {
-        "base_url": "https://openrouter.ai/api/v1",
-        "api_key_env": "OPENROUTER_API_KEY",
-        "model_ids": {
-            "gpt-5": "openai/gpt-5",
-            "gpt-4.1": "openai/gpt-4.1",
-            "gpt-4.1-mini": "openai/gpt-4.1-mini",
-            "gpt-4.1-nano": "openai/gpt-4.1-nano",
-            "claude-sonnet": "anthropic/claude-sonnet-4.5",
-            "gemini-flash": "google/gemini-2.5-flash",
-            "deepseek": "deepseek/deepseek-v3.2",
-        },
-    },
-}
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for key, value in super().__repr_args__():  # no URL credentials in a repr
+            yield key, scrub_text(value) if isinstance(value, str) else value
 
 
 def aggregator(
@@ -394,7 +400,7 @@ def aggregator(
 ) -> Catalog:
     """The default catalog served through an aggregator preset, at the aggregator's prices.
 
-    >>> aggregator("openrouter", prices={"gpt-4.1": {"input": 1, "output": 4}})  # doctest: +SKIP
+    >>> aggregator("openrouter", prices={"gpt-5.4": {"input": 1, "output": 4}})  # doctest: +SKIP
     """
     if preset not in AGGREGATOR_PRESETS:
         raise UnknownModelError("aggregator preset", preset, list(AGGREGATOR_PRESETS))
@@ -404,97 +410,5 @@ def aggregator(
     )
 
 
-# helpers ----------------------------------------------------------------------------------
 
 
-def spread_levels(specs: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """Levels for models given without any: rank them by price (unpriced ones keep their given
-    order, after the priced), and let level ``i`` of 4 use the models from rank ``i*n//4`` up.
-    So the cheapest models serve only the easy levels and the dearest serve every level:
-    ``{"small", "large"}`` gives trivial/standard ``[small, large]``, complex/expert ``[large]``.
-    """
-
-    def price(spec: dict[str, Any]) -> Decimal:
-        p = spec.get("prices")
-        return p.input + p.output if isinstance(p, Prices) else Decimal("Infinity")
-
-    ranked = [s["name"] for s in sorted(specs, key=price)]  # stable: given order breaks ties
-    n = len(ranked)
-    return {lv.value: ranked[min(n - 1, i * n // 4):] for i, lv in enumerate(LEVELS)}
-
-
-
-def load_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a YAML or JSON file into a dict; errors name the file and the problem."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"cannot read catalog file {str(p)!r}: {e.strerror or e}") from None
-    try:
-        if p.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
-    except Exception as e:  # json.JSONDecodeError, yaml.YAMLError
-        raise ConfigError(
-            f"catalog file {str(p)!r} is not valid {p.suffix[1:] or 'YAML'}: {e}"
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"catalog file {str(p)!r} must hold a mapping, got {type(data).__name__}")
-    return data
-
-
-def explain_validation(e: ValidationError, what: str = "invalid catalog") -> str:
-    """One line naming each bad field and its value."""
-    parts = []
-    for err in e.errors():
-        loc = ".".join(str(x) for x in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] in {"value_error", "assertion_error"} or not loc:
-            parts.append(f"{loc + ': ' if loc else ''}{msg}")
-        else:
-            parts.append(f"{loc}: {msg} (got {err.get('input')!r})")
-    return f"{what}: " + "; ".join(parts)
-
-
-def _model_id(chat_model: BaseChatModel) -> str | None:
-    for attr in ("model_name", "model", "model_id"):
-        v = getattr(chat_model, attr, None)
-        if isinstance(v, str) and v:
-            return v
-    return None
-
-
-def _provider_of(chat_model: BaseChatModel) -> str:
-    try:
-        ls = chat_model._get_ls_params()
-        if ls.get("ls_provider"):
-            return str(ls["ls_provider"])
-    except Exception:
-        pass
-    return "custom"
-
-
-def _capabilities_of(chat_model: BaseChatModel) -> Capabilities:
-    profile = getattr(chat_model, "profile", None) or {}
-    tools = profile.get("tool_calling")
-    if tools is None:
-        tools = type(chat_model).bind_tools is not BaseChatModel.bind_tools
-    return Capabilities(
-        streaming=True,
-        tools=bool(tools),
-        structured_output=bool(profile.get("structured_output", tools)),
-    )
-
-
-def _window_of(chat_model: BaseChatModel) -> dict[str, int]:
-    profile = getattr(chat_model, "profile", None) or {}
-    out: dict[str, int] = {}
-    if profile.get("max_input_tokens"):
-        out["context_window"] = int(profile["max_input_tokens"])
-    if profile.get("max_output_tokens"):
-        out["max_output_tokens"] = int(profile["max_output_tokens"])
-    return out

@@ -6,8 +6,9 @@ tiktoken's cache folder after checking tiktoken's own sha256, with an atomic ren
 ``tiktoken.get_encoding`` (and ``ChatOpenAI.get_num_tokens_from_messages``) never reach the network.
 
 Message counts follow OpenAI's chat format: 3 tokens of framing per message, 1 more for a name,
-3 to prime the reply. Tool schemas and tool calls are counted as their JSON; images as a fixed
-estimate. Non-OpenAI models are counted with o200k_base, which is an estimate for them.
+3 to prime the reply. Tool schemas and tool calls are counted as their JSON; images by OpenAI's
+tile rule (:mod:`langchain_costrouter.pricing.images`). Non-OpenAI models are counted with
+o200k_base, which is an estimate for them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import Any, Literal
 
 import tiktoken
 from langchain_core.messages import AIMessage, BaseMessage
+
+from langchain_costrouter.pricing.images import image_tokens, is_image_block
 
 EncodingName = Literal["o200k_base", "cl100k_base"]
 
@@ -44,7 +47,6 @@ _VOCABS: dict[str, tuple[str, str]] = {
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 REPLY_PRIMING = 3
-IMAGE_TOKENS = 765  # OpenAI's figure for one 1024x1024 high-detail image; an estimate.
 
 _lock = threading.Lock()
 
@@ -111,11 +113,10 @@ def _content_tokens(content: str | list[Any], encoding: EncodingName) -> int:
         if isinstance(block, str):
             n += count_text(block, encoding)
         elif isinstance(block, dict):
-            kind = block.get("type")
-            if kind == "text":
+            if block.get("type") == "text":
                 n += count_text(str(block.get("text", "")), encoding)
-            elif kind in {"image", "image_url", "input_image"}:
-                n += IMAGE_TOKENS
+            elif is_image_block(block):
+                n += image_tokens(block)
             else:
                 n += count_text(json.dumps(block, sort_keys=True, default=str), encoding)
     return n

@@ -38,8 +38,9 @@ Pieces (each a small module):
 * ``store`` / ``sqlite_store`` / ``redis_store``: ``BreakerStore`` interface;
   ``MemoryBreakerStore`` (default), ``SQLiteBreakerStore(path)``,
   ``RedisBreakerStore(url)`` (Lua, atomic; degrades to memory with one warning when Redis is
-  down). Shared stores default ``Breakers`` to the wall clock ``time.time``: a fleet must use
-  a clock all processes agree on.
+  down). Shared stores measure recovery on their own clock (SQLite's ``julianday('now')``,
+  Redis ``TIME`` inside the script), never a host's: skewed or stepping host clocks cannot
+  lock a fleet out; cooldowns cross as durations; a step back is repaired (``machine.rebase``).
 * ``retry``: ``RetryPolicy(max_attempts, deadline_s, wait, sleep, asleep, rng).call/acall``,
   waits ``wait_exponential``, ``wait_full_jitter``, ``wait_fixed``, composable with ``+``.
 * ``concurrency``: ``ConcurrencyLimiter`` (threads + asyncio, priority queue,

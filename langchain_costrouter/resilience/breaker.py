@@ -193,8 +193,8 @@ class Breakers:
     def is_available(self, model: str) -> bool:
         """Whether :meth:`allow` would let a call through now, without taking the probe."""
         now = self.clock()
-        for key, _, _ in self._keys(model):
-            rec = self.store.snapshot(key)
+        for key, _, cfg in self._keys(model):
+            rec = self.store.snapshot(key, now, cfg)  # in this clock's frame
             if rec is not None and not machine.available(rec, now):
                 return False
         return True
@@ -210,7 +210,7 @@ class Breakers:
             for key, label, cfg in self._keys(model):
                 if label in out:
                     continue
-                rec = self.store.snapshot(key) or machine.new_record(cfg)
+                rec = self.store.snapshot(key, now, cfg) or machine.new_record(cfg)
                 calls, failures = machine.window(rec, now, cfg)
                 state = rec["s"]
                 out[label] = Health(
@@ -247,19 +247,16 @@ class Breakers:
         now = None
         for g in permit._grants:
             key, grant, cfg, _ = g
-            until = 0.0
-            if key == cooldown_key:
-                now = self.clock() if now is None else now
-                until = now + cooldown_s
+            until = cooldown_s if key == cooldown_key else 0.0  # a duration: no clock stored
             if (grant == machine.NORMAL and until == 0.0 and outcome != "failure"
                     and (outcome == "neutral" or cfg.failure_rate is None)):
                 continue  # nothing to record (see machine.record): skip the store round trip
             now = self.clock() if now is None else now
             self._record(g, now, outcome, until)
 
-    def _record(self, g: Grant, now: float, outcome: str, cooldown_until: float = 0.0) -> None:
+    def _record(self, g: Grant, now: float, outcome: str, cooldown_s: float = 0.0) -> None:
         key, grant, cfg, label = g
-        transition = self.store.record(key, now, cfg, outcome, grant, cooldown_until)
+        transition = self.store.record(key, now, cfg, outcome, grant, cooldown_s)
         if transition is not None:
             self._emit(label, transition, now)
 

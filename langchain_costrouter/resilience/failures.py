@@ -14,7 +14,9 @@ Errors are recognised by type and by what they carry, not by provider-specific c
   and ``ConnectionError``;
 * malformed responses: ``json.JSONDecodeError``, ``openai.APIResponseValidationError``,
   langchain-openai's ``TypeError``/``ValueError`` for a response without ``choices`` or of
-  the wrong type, and :class:`~langchain_costrouter.exceptions.ProviderResponseError`.
+  the wrong type, pydantic's ``ValidationError`` over a message's ``usage_metadata`` (a usage
+  chunk with strings or fractions), and
+  :class:`~langchain_costrouter.exceptions.ProviderResponseError` (``InvalidUsageError`` too).
 
 SDK modules are looked up in ``sys.modules`` only: if ``openai`` was never imported, none of
 its exceptions can exist, so this module imports nothing heavy.
@@ -205,9 +207,13 @@ def _is_malformed(exc: BaseException) -> bool:
     kinds = (ProviderResponseError, json.JSONDecodeError,
              *_types("openai", "APIResponseValidationError"),
              *_types("httpx", "DecodingError"), *_types("httpx2", "DecodingError"))
+    from langchain_costrouter.pricing.usage import usage_error_of
+
     for e in _chain(exc):
         if isinstance(e, kinds):
             return True
+        if isinstance(e, ValueError) and usage_error_of(e, model="?") is not None:
+            return True  # langchain refused the provider's usage chunk ("lots", 12.5, 1e300)
         if isinstance(e, (TypeError, ValueError)):
             text = str(e).lower()
             if any(p in text for p in MALFORMED_PHRASES):

@@ -11,7 +11,16 @@ Record keys (short, because Redis and SQLite store them as JSON)::
     t    consecutive trips (drives the exponential recovery timeout)
     pid  id of the current half-open probe      pu   probe lease end (0: no probe in flight)
     cu   cooldown-until (429 / out of credit; 0: none)
+    ls   last stamp: the clock reading of the latest write (absent on a fresh record)
     ring sliding window: ``buckets`` triples [bucket index, calls, failures]
+
+Clock steps. Every time in a record is on ONE clock: the store's (a shared store's own clock,
+or the caller's for the memory store); a host's skewed wall clock never enters a shared record.
+If that clock steps back (``now < ls``: an NTP correction, a VM restored), :func:`rebase`
+shifts every stored time by the step, so what remained of a recovery or cooldown still
+remains, measured from now: a step back of 2 h never keeps a 30 s breaker open for 2 h.
+The failure window is cleared then (its buckets no longer line up). A step forward cannot be
+told from time passing; it only ends waits early.
 """
 
 from __future__ import annotations
@@ -90,6 +99,44 @@ def new_record(cfg: BreakerConfig) -> Record:
             "ring": [-1, 0, 0] * cfg.buckets}
 
 
+_TIMES = (("oa", -1), ("ou", 0), ("pu", 0), ("cu", 0))
+"""Absolute times of a record, with the sentinel meaning "none"."""
+
+
+def shift(rec: Record, by: float, bucket_shift: int | None = None) -> None:
+    """Move every stored time by ``by`` seconds (sentinels stay); ring indices by
+    ``bucket_shift`` buckets, or clear the ring when ``None``."""
+    for name, none in _TIMES:
+        if rec[name] != none:
+            rec[name] += by
+    if "ls" in rec:
+        rec["ls"] += by
+    ring = rec["ring"]
+    for i in range(0, len(ring), 3):
+        if bucket_shift is None:
+            ring[i], ring[i + 1], ring[i + 2] = -1, 0, 0
+        elif ring[i] != -1:
+            ring[i] += bucket_shift
+
+
+def rebase(rec: Record, now: float) -> bool:
+    """Repair a clock that stepped back behind the record's last write; True if it did."""
+    last = rec.get("ls")
+    if last is None or now >= last:
+        return False
+    shift(rec, now - last)
+    rec["ls"] = now
+    return True
+
+
+def to_frame(rec: Record, store_now: float, caller_now: float, cfg: BreakerConfig) -> Record:
+    """A copy of ``rec`` with its times moved from the store's clock to the caller's."""
+    out = {**rec, "ring": list(rec["ring"])}
+    if caller_now != store_now:
+        shift(out, caller_now - store_now, _bucket(caller_now, cfg) - _bucket(store_now, cfg))
+    return out
+
+
 def _bucket(now: float, cfg: BreakerConfig) -> int:
     return math.floor(now / (cfg.window_s / cfg.buckets))
 
@@ -130,6 +177,14 @@ def _trip(rec: Record, now: float, cfg: BreakerConfig) -> None:
 
 def allow(rec: Record, now: float, cfg: BreakerConfig) -> tuple[int, Transition | None, bool]:
     """Ask to make a call. Returns (grant, transition, dirty)."""
+    rebased = rebase(rec, now)
+    grant, transition, dirty = _allow(rec, now, cfg)
+    if dirty or rebased:
+        rec["ls"] = now
+    return grant, transition, dirty or rebased
+
+
+def _allow(rec: Record, now: float, cfg: BreakerConfig) -> tuple[int, Transition | None, bool]:
     if now < rec["cu"]:
         return DENY, None, False
     state = rec["s"]
@@ -147,15 +202,25 @@ def allow(rec: Record, now: float, cfg: BreakerConfig) -> tuple[int, Transition 
 
 
 def record(rec: Record, now: float, cfg: BreakerConfig, outcome: str, grant: int,
-           cooldown_until: float = 0) -> tuple[Transition | None, bool]:
+           cooldown_s: float = 0) -> tuple[Transition | None, bool]:
     """Report how a granted call ended: ``"success"``, ``"failure"`` or ``"neutral"``.
 
+    ``cooldown_s`` (a duration, so no caller's clock is stored) skips the key for that long.
     Returns (transition, dirty). Reports from stale grants (a call let through before the
     breaker opened, or a probe superseded after its lease expired) do not move the state.
     """
+    rebased = rebase(rec, now)
+    transition, dirty = _record(rec, now, cfg, outcome, grant, cooldown_s)
+    if dirty or rebased:
+        rec["ls"] = now
+    return transition, dirty or rebased
+
+
+def _record(rec: Record, now: float, cfg: BreakerConfig, outcome: str, grant: int,
+            cooldown_s: float) -> tuple[Transition | None, bool]:
     dirty = False
-    if cooldown_until > rec["cu"]:
-        rec["cu"], dirty = cooldown_until, True
+    if cooldown_s > 0 and now + cooldown_s > rec["cu"]:
+        rec["cu"], dirty = now + cooldown_s, True
     if grant > 0:
         if rec["s"] != HALF_OPEN or rec["pid"] != grant:
             return None, dirty
@@ -191,6 +256,9 @@ def record(rec: Record, now: float, cfg: BreakerConfig, outcome: str, grant: int
 
 def available(rec: Record, now: float) -> bool:
     """Whether :func:`allow` would grant now (without taking the probe slot)."""
+    if now < rec.get("ls", now):  # the clock stepped back: judge the repaired record
+        rec = {**rec, "ring": list(rec["ring"])}
+        rebase(rec, now)
     if now < rec["cu"]:
         return False
     state = rec["s"]

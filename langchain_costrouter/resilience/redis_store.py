@@ -3,6 +3,11 @@
 The scripts are a port of :mod:`.machine` (same record, same rules): two processes can never
 both take the half-open probe. The record is one JSON string per key.
 
+Time is the Redis server's ``TIME``, read inside each script, never the caller's ``now``: a
+fleet whose wall clocks disagree by days still shares one timeline, and a step back of the
+server's clock is repaired by :func:`~.machine.rebase` (ported below). ``clock=`` replaces
+``TIME`` with a callable (tests drive time with it).
+
 A dead or unreachable Redis never hangs a call: the client uses short socket timeouts and no
 retries (redis-py's default retry takes ~4 s to fail). On the first error the store logs ONE
 warning and serves from a local in-memory store; after ``reconnect_after_s`` (measured on the
@@ -17,8 +22,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
+from langchain_costrouter.resilience import machine
 from langchain_costrouter.resilience.machine import BreakerConfig, Record, Transition
 from langchain_costrouter.resilience.store import MemoryBreakerStore
 
@@ -26,7 +33,14 @@ logger = logging.getLogger(__name__)
 
 _PRELUDE = """
 local key = KEYS[1]
-local now = tonumber(ARGV[1])
+local now
+if ARGV[1] == '' then
+  if redis.replicate_commands then redis.replicate_commands() end
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+else
+  now = tonumber(ARGV[1])
+end
 local threshold = tonumber(ARGV[2])
 local rate = tonumber(ARGV[3])
 local min_calls = tonumber(ARGV[4])
@@ -47,7 +61,18 @@ if raw then rec = cjson.decode(raw) else
   rec = {s='closed', oa=-1, ou=0, t=0, pid=0, pu=0, cu=0, ring=new_ring()}
 end
 if #rec.ring ~= 3 * buckets then rec.ring = new_ring() end
-local function save() redis.call('SET', key, cjson.encode(rec)) end
+local rebased = false
+if rec.ls ~= nil and now < rec.ls then
+  local d = now - rec.ls
+  if rec.oa ~= -1 then rec.oa = rec.oa + d end
+  if rec.ou ~= 0 then rec.ou = rec.ou + d end
+  if rec.pu ~= 0 then rec.pu = rec.pu + d end
+  if rec.cu ~= 0 then rec.cu = rec.cu + d end
+  rec.ring = new_ring()
+  rebased = true
+end
+local function save() rec.ls = now; rebased = false; redis.call('SET', key, cjson.encode(rec)) end
+local function done(x) if rebased then save() end return x end
 local function trip()
   rec.t = rec.t + 1
   rec.s = 'open'; rec.oa = now; rec.pu = 0
@@ -59,15 +84,15 @@ end
 """
 
 _ALLOW = _PRELUDE + """
-if now < rec.cu then return {-1} end
-if rec.s == 'closed' then return {0} end
+if now < rec.cu then return done({-1}) end
+if rec.s == 'closed' then return done({0}) end
 if rec.s == 'open' then
-  if now < rec.ou then return {-1} end
+  if now < rec.ou then return done({-1}) end
   rec.s = 'half_open'; rec.pid = rec.pid + 1; rec.pu = now + probe_s
   save()
   return {rec.pid, 'open', 'half_open', 'recovery timeout elapsed'}
 end
-if now < rec.pu then return {-1} end
+if now < rec.pu then return done({-1}) end
 rec.pid = rec.pid + 1; rec.pu = now + probe_s
 save()
 return {rec.pid}
@@ -76,13 +101,13 @@ return {rec.pid}
 _RECORD = _PRELUDE + """
 local outcome = ARGV[11]
 local grant = tonumber(ARGV[12])
-local cooldown_until = tonumber(ARGV[13])
+local cooldown_s = tonumber(ARGV[13])
 local dirty = false
-if cooldown_until > rec.cu then rec.cu = cooldown_until; dirty = true end
+if cooldown_s > 0 and now + cooldown_s > rec.cu then rec.cu = now + cooldown_s; dirty = true end
 if grant > 0 then
   if rec.s ~= 'half_open' or rec.pid ~= grant then
     if dirty then save() end
-    return {}
+    return done({})
   end
   if outcome == 'success' then
     rec.s = 'closed'; rec.t = 0; rec.pu = 0; rec.ring = new_ring()
@@ -98,7 +123,7 @@ if grant > 0 then
 end
 if rec.s ~= 'closed' or outcome == 'neutral' or (outcome == 'success' and rate < 0) then
   if dirty then save() end
-  return {}
+  return done({})
 end
 local width = window_s / buckets
 local idx = math.floor(now / width)
@@ -124,9 +149,16 @@ trip(); save()
 return {'closed', 'open', string.format('%s; open for %gs', reason, rec.ou - now)}
 """
 
+_PEEK = _PRELUDE + """
+if not raw then return {string.format('%.17g', now)} end
+done(nil)
+return {string.format('%.17g', now), cjson.encode(rec)}
+"""
+"""The record (a clock step back repaired first) and the store's time, for ``snapshot``."""
 
-def _args(now: float, cfg: BreakerConfig) -> list[Any]:
-    return [repr(float(now)),
+
+def _args(now: float | None, cfg: BreakerConfig) -> list[Any]:
+    return ["" if now is None else repr(float(now)),
             -1 if cfg.failure_threshold is None else cfg.failure_threshold,
             -1 if cfg.failure_rate is None else repr(cfg.failure_rate),
             cfg.min_calls, repr(cfg.window_s), cfg.buckets, repr(cfg.recovery_s),
@@ -144,7 +176,9 @@ class RedisBreakerStore:
 
     def __init__(self, url: str | None = None, *, client: Any = None,
                  prefix: str = "costrouter:breaker:", socket_timeout_s: float = 0.25,
-                 reconnect_after_s: float = 5.0) -> None:
+                 reconnect_after_s: float = 5.0, clock: Callable[[], float] | None = None
+                 ) -> None:
+        """``clock``: seconds on the store's timeline (default: the server's ``TIME``)."""
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
@@ -160,8 +194,10 @@ class RedisBreakerStore:
             redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
         self.prefix = prefix
         self.reconnect_after_s = reconnect_after_s
+        self.clock = clock
         self._allow = client.register_script(_ALLOW)
         self._record = client.register_script(_RECORD)
+        self._peek = client.register_script(_PEEK)
         self.local = MemoryBreakerStore()
         """Fallback state while Redis is unreachable."""
         self._down_since: float | None = None
@@ -193,7 +229,7 @@ class RedisBreakerStore:
     def allow(self, key: str, now: float, cfg: BreakerConfig) -> tuple[int, Transition | None]:
         if self._use_redis(now):
             try:
-                out = self._allow(keys=[self.prefix + key], args=_args(now, cfg))
+                out = self._allow(keys=[self.prefix + key], args=_args(self._now(), cfg))
             except self._errors as exc:
                 self._failed(now, exc)
             else:
@@ -203,9 +239,9 @@ class RedisBreakerStore:
         return self.local.allow(key, now, cfg)
 
     def record(self, key: str, now: float, cfg: BreakerConfig, outcome: str, grant: int,
-               cooldown_until: float = 0) -> Transition | None:
+               cooldown_s: float = 0) -> Transition | None:
         if self._use_redis(now):
-            args = [*_args(now, cfg), outcome, grant, repr(float(cooldown_until))]
+            args = [*_args(self._now(), cfg), outcome, grant, repr(float(cooldown_s))]
             try:
                 out = self._record(keys=[self.prefix + key], args=args)
             except self._errors as exc:
@@ -213,17 +249,24 @@ class RedisBreakerStore:
             else:
                 self._ok()
                 return tuple(_text(v) for v in out) if out else None  # type: ignore[return-value]
-        return self.local.record(key, now, cfg, outcome, grant, cooldown_until)
+        return self.local.record(key, now, cfg, outcome, grant, cooldown_s)
 
-    def snapshot(self, key: str) -> Record | None:
-        if self._use_redis(None):
+    def snapshot(self, key: str, now: float | None = None,
+                 cfg: BreakerConfig | None = None) -> Record | None:
+        if self._use_redis(now):
             try:
-                raw = self._client.get(self.prefix + key)
+                if now is None or cfg is None:
+                    raw = self._client.get(self.prefix + key)
+                    return None if raw is None else json.loads(raw)
+                out = self._peek(keys=[self.prefix + key], args=_args(self._now(), cfg))
             except self._errors as exc:
-                self._failed(None, exc)
+                self._failed(now, exc)
             else:
-                return None if raw is None else json.loads(raw)
-        return self.local.snapshot(key)
+                self._ok()
+                if len(out) < 2:
+                    return None
+                return machine.to_frame(json.loads(out[1]), float(out[0]), now, cfg)
+        return self.local.snapshot(key, now, cfg)
 
     def reset(self, key: str) -> None:
         self.local.reset(key)
@@ -231,6 +274,10 @@ class RedisBreakerStore:
             self._client.delete(self.prefix + key)
         except self._errors as exc:
             self._failed(None, exc)
+
+    def _now(self) -> float | None:
+        """The injected store clock, or None: the script reads the server's ``TIME``."""
+        return None if self.clock is None else self.clock()
 
     def close(self) -> None:
         self._client.close()

@@ -2,9 +2,12 @@
 
 A store applies the rules of :mod:`.machine` atomically per key. Shared stores
 (:class:`~.sqlite_store.SQLiteBreakerStore`, :class:`~.redis_store.RedisBreakerStore`) let a
-fleet of processes learn together; their timestamps come from the caller's clock, so in a fleet
-that clock must be the wall clock (``time.time``, the default ``Breakers`` picks for a shared
-store): monotonic clocks of different processes do not agree.
+fleet of processes learn together. They keep every time on THEIR OWN clock (SQLite's
+``julianday('now')``, Redis ``TIME`` read inside the Lua script) and ignore the caller's
+``now``, so one host with a skewed wall clock cannot lock the fleet out (a host 10 days fast
+opening a breaker for 10 days) nor reopen it early; cooldowns cross the interface as
+durations. :meth:`BreakerStore.snapshot` with ``now`` gives the record in the caller's clock
+frame. The memory store measures on the caller's clock (one process, one clock).
 """
 
 from __future__ import annotations
@@ -21,19 +24,26 @@ class BreakerStore(Protocol):
     """Atomic per-key breaker state. Keys are opaque strings chosen by ``Breakers``."""
 
     shared: bool
-    """True when several processes see the same state (then use a wall clock)."""
+    """True when several processes see the same state (they then measure on the store's
+    clock, not the caller's)."""
 
     def allow(self, key: str, now: float, cfg: BreakerConfig) -> tuple[int, Transition | None]:
         """Grant (-1 refused, 0 normal, > 0 probe id) and the transition it caused, if any."""
         ...
 
     def record(self, key: str, now: float, cfg: BreakerConfig, outcome: str, grant: int,
-               cooldown_until: float = 0) -> Transition | None:
-        """Report ``"success"``/``"failure"``/``"neutral"`` for a grant; returns a transition."""
+               cooldown_s: float = 0) -> Transition | None:
+        """Report ``"success"``/``"failure"``/``"neutral"`` for a grant (``cooldown_s``: skip
+        the key for that long); returns a transition."""
         ...
 
-    def snapshot(self, key: str) -> Record | None:
-        """The stored record, or None if the key was never used (a copy; never blocks long)."""
+    def snapshot(self, key: str, now: float | None = None,
+                 cfg: BreakerConfig | None = None) -> Record | None:
+        """The record, or None if the key was never used (a copy; never blocks long).
+
+        With ``now`` (the caller's clock) and ``cfg``, a clock step back is repaired first and
+        the times come in the caller's clock frame; without, the record as stored.
+        """
         ...
 
     def reset(self, key: str) -> None:
@@ -60,7 +70,8 @@ class MemoryBreakerStore:
 
     def allow(self, key: str, now: float, cfg: BreakerConfig) -> tuple[int, Transition | None]:
         rec = self._records.get(key)
-        if rec is not None and rec["s"] == machine.CLOSED and now >= rec["cu"]:
+        if (rec is not None and rec["s"] == machine.CLOSED and now >= rec["cu"]
+                and now >= rec.get("ls", now)):
             # Lock-free fast path: a closed breaker changes nothing when it grants. A racing
             # trip lets at most this one call through, as if it had come a moment earlier.
             return machine.NORMAL, None
@@ -69,16 +80,21 @@ class MemoryBreakerStore:
         return grant, transition
 
     def record(self, key: str, now: float, cfg: BreakerConfig, outcome: str, grant: int,
-               cooldown_until: float = 0) -> Transition | None:
+               cooldown_s: float = 0) -> Transition | None:
         with self._lock:
             rec = self._get(key, cfg)
-            transition, _ = machine.record(rec, now, cfg, outcome, grant, cooldown_until)
+            transition, _ = machine.record(rec, now, cfg, outcome, grant, cooldown_s)
         return transition
 
-    def snapshot(self, key: str) -> Record | None:
+    def snapshot(self, key: str, now: float | None = None,
+                 cfg: BreakerConfig | None = None) -> Record | None:
         with self._lock:
             rec = self._records.get(key)
-            return None if rec is None else {**rec, "ring": list(rec["ring"])}
+            if rec is None:
+                return None
+            if now is not None:
+                machine.rebase(rec, now)
+            return {**rec, "ring": list(rec["ring"])}
 
     def reset(self, key: str) -> None:
         with self._lock:

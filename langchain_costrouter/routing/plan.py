@@ -47,6 +47,9 @@ class Needs:
     tools: bool = False
     json_schema: bool = False
     streaming: bool = False
+    vision: bool = False
+    """The messages carry image blocks (``pricing.images.has_images``): text-only models
+    answer those with a 400, so only models with ``Capabilities.vision`` may serve the call."""
 
 
 SelectionPolicy = Callable[[Sequence[Candidate], "Decimal | None"], list[Candidate]]
@@ -234,4 +237,6 @@ def _unfit(spec: ModelSpec, needs: Needs, max_tokens: int | None, total: int) ->
         return "no tool calling"
     if needs.json_schema and not caps.structured_output:
         return "no structured output"
+    if needs.vision and not caps.vision:
+        return "no vision (the request has images)"
     return None

@@ -23,7 +23,7 @@ from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.pricing.tokens import count_messages, count_text
 from langchain_costrouter.testing import faults as F
 from langchain_costrouter.testing.config import ServerConfig
-from langchain_costrouter.testing.replies import Reply, RequestError, make_reply
+from langchain_costrouter.testing.replies import Reply, RequestError, make_reply, stop_sequences
 from langchain_costrouter.testing.state import ServerState, Ticket
 from langchain_costrouter.testing.stream import completion_body, sse_events
 
@@ -142,12 +142,17 @@ class ChatCompletions:
             self.state.record_error(model, 400)
             await ex.json(400, F.context_length_exceeded(b.context_window, p_tok), headers)
             return False, 0, 0
-        if fault in ("error_500", "rate_limit", "context_length", "insufficient_quota", "drop"):
+        if fault in ("error_500", "rate_limit", "context_length", "insufficient_quota", "drop",
+                     "echo_key"):
             await self._error(ex, fault, model, b.faults, p_tok, b.context_window, headers)
             return False, 0, 0
         stream = bool(body.get("stream"))
         usage = _usage(p_tok, reply)
+        if fault == "bad_usage":
+            usage = F.hostile_usage(usage, b.faults)
         comp = completion_body(body, model, reply, usage)
+        if fault == "cut_before_usage" and not stream:
+            comp["usage"] = None
         if fault == "malformed":
             bad = b'data: {"id": "chatcmpl-broken", "choices": [{\n\n' if stream else b'{"id": "'
             ctype = "text/event-stream" if stream else "application/json"
@@ -169,8 +174,11 @@ class ChatCompletions:
         await ex.start(200, {"content-type": "text/event-stream", "cache-control": "no-cache",
                              **headers})
         events = sse_events(comp, reply, usage, include_usage)
-        # A cut stream never reaches its finish chunk nor [DONE].
+        # A cut stream never reaches its finish chunk nor [DONE]; a cut before the usage chunk
+        # sends the whole answer and its finish chunk, then nothing more.
         cut = min(b.faults.cut_after_chunks, len(events) - 3) if fault == "stream_cut" else None
+        if fault == "cut_before_usage":
+            cut = len(events) - (2 if include_usage else 1)
         for i, event in enumerate(events):
             if cut is not None and i >= cut:
                 await ex.drop()
@@ -226,6 +234,9 @@ class ChatCompletions:
             await ex.json(429, F.rate_limited(model, plan.retry_after_s), {**headers, **retry})
         elif fault == "insufficient_quota":
             await ex.json(plan.quota_status, F.insufficient_quota(), headers)
+        elif fault == "echo_key":
+            auth = dict(ex.scope.get("headers") or []).get(b"authorization", b"").decode()
+            await ex.json(plan.echo_status, F.echoed_key(auth), headers)
         else:  # context_length
             limit = window or max(p_tok - 1, 1)
             await ex.json(400, F.context_length_exceeded(limit, p_tok), headers)
@@ -266,6 +277,7 @@ def _validate(raw: bytes) -> dict[str, Any]:
         raise RequestError("Each message must be an object with a 'role'.", "messages")
     if body.get("n") not in (None, 1):
         raise RequestError(f"n={body.get('n')!r} is not supported; only n=1", "n")
+    stop_sequences(body.get("stop"))
     for key in ("max_tokens", "max_completion_tokens"):
         v = body.get(key)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):

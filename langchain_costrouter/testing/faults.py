@@ -3,6 +3,12 @@
 A :class:`FaultPlan` gives a rate per fault kind (one seeded draw per request, so a run is
 deterministic), optional 429 bursts and an optional ``script`` of kinds for the first requests.
 The error bodies copy the shape of OpenAI's.
+
+Hostile providers too: ``bad_usage`` answers normally but reports ``usage_value`` (negative,
+10**12, 1e300, "lots", 12.5 ...) at ``usage_field``, in the JSON body and in the stream's usage
+chunk; ``cut_before_usage`` delivers the whole streamed answer, then closes the connection
+before the usage chunk (a JSON answer comes with ``"usage": null``); ``echo_key`` answers
+``echo_status`` with an error text that echoes the request's ``Authorization`` header whole.
 """
 
 from __future__ import annotations
@@ -23,9 +29,15 @@ FaultKind = Literal[
     "stream_cut",
     "context_length",
     "insufficient_quota",
+    "bad_usage",
+    "cut_before_usage",
+    "echo_key",
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
-
+USAGE_FIELDS = (
+    "prompt_tokens", "completion_tokens", "total_tokens",
+    "prompt_tokens_details.cached_tokens", "completion_tokens_details.reasoning_tokens",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +63,16 @@ class FaultPlan:
     hang_s: float = 30.0
     cut_after_chunks: int = 2
     quota_status: int = 429
+    bad_usage: float = 0.0
+    """200 with ``usage_value`` reported at ``usage_field`` (JSON body and stream usage chunk)."""
+    cut_before_usage: float = 0.0
+    """Stream everything up to the finish chunk, then close before the usage chunk."""
+    echo_key: float = 0.0
+    """``echo_status`` with an error message that echoes the ``Authorization`` header."""
+    usage_field: str = "completion_tokens"
+    """Dotted path in OpenAI's ``usage`` object (see ``USAGE_FIELDS``)."""
+    usage_value: int | float | str | None = -1_000_000
+    echo_status: int = 500
     burst_window: int = 0
     """With ``burst_every``: requests come in windows of this many; every Nth window is all 429."""
     burst_every: int = 0
@@ -68,6 +90,12 @@ class FaultPlan:
             raise ConfigError(f"fault rates add up to {total:.3f}; they must sum to at most 1")
         if self.quota_status not in (402, 429):
             raise ConfigError(f"quota_status={self.quota_status!r} must be 402 or 429")
+        if self.usage_field not in USAGE_FIELDS:
+            raise ConfigError(f"usage_field={self.usage_field!r}; known: {USAGE_FIELDS}")
+        if not isinstance(self.usage_value, (int, float, str, type(None))):
+            raise ConfigError(f"usage_value={self.usage_value!r} must be a JSON scalar")
+        if not 400 <= self.echo_status <= 599:
+            raise ConfigError(f"echo_status={self.echo_status!r} must be an HTTP error status")
         for name in ("retry_after_s", "hang_s"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be >= 0")
@@ -184,3 +212,28 @@ def model_not_found(model: str) -> dict:
 
 def invalid_request(message: str, param: str | None = None, code: str | None = None) -> dict:
     return error_body(message, "invalid_request_error", code, param)
+
+
+def echoed_key(authorization: str) -> dict:
+    """What a careless gateway answers: the credential it was sent, whole, in the message."""
+    return error_body(
+        f"upstream rejected key {authorization or '(none)'}; check your credentials",
+        "upstream_error",
+        "upstream_auth_failed",
+    )
+
+
+def hostile_usage(usage: dict[str, Any], plan: FaultPlan) -> dict[str, Any]:
+    """A copy of OpenAI's ``usage`` object with ``plan.usage_value`` at ``plan.usage_field``
+    (and a ``total_tokens`` that agrees, when the lie is a number in a top-level count)."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in usage.items()}
+    *parents, leaf = plan.usage_field.split(".")
+    target = out
+    for name in parents:
+        target = target.setdefault(name, {})
+    target[leaf] = plan.usage_value
+    p, c = out.get("prompt_tokens"), out.get("completion_tokens")
+    if plan.usage_field in ("prompt_tokens", "completion_tokens") and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in (p, c)):
+        out["total_tokens"] = p + c  # a consistent liar: the total agrees with the lie
+    return out

@@ -252,10 +252,38 @@ def _code_reply(prompt: str, rng: random.Random, target: int) -> str:
 # stop and max_tokens --------------------------------------------------------------------
 
 
+_JSON_TYPES = {bool: "a boolean", int: "an integer", float: "a number", dict: "an object"}
+
+
+def stop_sequences(stop: Any) -> list[str]:
+    """The stop sequences of a request, or a 400 ``RequestError`` as OpenAI answers one
+    (``stop`` is a string, an array of up to 4 strings, or null)."""
+    if stop is None:
+        return []
+    if isinstance(stop, str):
+        return [stop] if stop else []
+    if isinstance(stop, list):
+        if len(stop) > 4:
+            raise RequestError(
+                f"Invalid 'stop': array too long. Expected an array with maximum length 4, "
+                f"but got an array with length {len(stop)} instead.", "stop")
+        for i, s in enumerate(stop):
+            if not isinstance(s, str):
+                got = _JSON_TYPES.get(type(s), "a null" if s is None else "an array")
+                raise RequestError(
+                    f"Invalid type for 'stop[{i}]': expected a string, but got {got} instead.",
+                    "stop")
+        return [s for s in stop if s]
+    got = _JSON_TYPES.get(type(stop), "an unsupported type")
+    raise RequestError(
+        f"Invalid type for 'stop': expected one of a string or array of strings, but got {got} "
+        "instead.", "stop")
+
+
 def _apply_stop(reply: Reply, stop: Any) -> None:
-    if reply.content is None or not stop:
+    stops = stop_sequences(stop)  # a bad ``stop`` is the caller's 400, never a 500
+    if reply.content is None or not stops:
         return
-    stops = [stop] if isinstance(stop, str) else [s for s in stop if isinstance(s, str) and s]
     cut = min((i for s in stops if (i := reply.content.find(s)) >= 0), default=-1)
     if cut >= 0:
         reply.content = reply.content[:cut]

@@ -63,18 +63,26 @@ class Clock:
         return self.now
 
 
-def make_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> BreakerStore:
+def make_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path,
+               clock: Clock) -> BreakerStore:
+    """A store whose timeline is ``clock``: the caller's for memory, the store's own (injected
+    in place of SQLite's julianday / Redis TIME) for the shared ones."""
     if kind == "memory":
         return MemoryBreakerStore()
     if kind == "sqlite":
-        return SQLiteBreakerStore(tmp_path / "breakers.sqlite3")
+        return SQLiteBreakerStore(tmp_path / "breakers.sqlite3", clock=clock)
     url = request.getfixturevalue("redis_url")
-    return RedisBreakerStore(url, prefix=f"test:{uuid.uuid4().hex}:")
+    return RedisBreakerStore(url, prefix=f"test:{uuid.uuid4().hex}:", clock=clock)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BreakerStore]:
-    s = make_store(request.param, request, tmp_path)
+def store(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Iterator[BreakerStore]:
+    s = make_store(request.param, request, tmp_path, clock)
     yield s
     s.close()
 
@@ -87,8 +95,7 @@ def fail(b: Breakers, model: str, n: int = 1) -> None:
 
 
 # -- the shared suite --------------------------------------------------------------------------
-def test_full_cycle(store: BreakerStore) -> None:
-    clock = Clock()
+def test_full_cycle(store: BreakerStore, clock: Clock) -> None:
     events: list[tuple[str, str]] = []
     b = Breakers(CFG, store=store, clock=clock,
                  listeners=[lambda e: events.append((e.old_state, e.new_state))])
@@ -113,8 +120,7 @@ def test_full_cycle(store: BreakerStore) -> None:
                       ("open", "half_open"), ("half_open", "closed")]
 
 
-def test_rate_rule_and_window(store: BreakerStore) -> None:
-    clock = Clock()
+def test_rate_rule_and_window(store: BreakerStore, clock: Clock) -> None:
     cfg = BreakerConfig(failure_threshold=None, failure_rate=0.5, min_calls=4, window_s=10,
                         buckets=5)
     b = Breakers(cfg, store=store, clock=clock)
@@ -136,8 +142,7 @@ def test_rate_rule_and_window(store: BreakerStore) -> None:
     assert b.health()["m"].state == "open"
 
 
-def test_cooldown_and_stale_probe(store: BreakerStore) -> None:
-    clock = Clock()
+def test_cooldown_and_stale_probe(store: BreakerStore, clock: Clock) -> None:
     b = Breakers(BreakerConfig(failure_threshold=1, recovery_s=5, probe_timeout_s=30),
                  store=store, clock=clock)
     permit = b.allow("m")
@@ -158,10 +163,9 @@ def test_cooldown_and_stale_probe(store: BreakerStore) -> None:
     assert b.health()["m"].state == "closed"
 
 
-def test_two_breakers_on_one_store_see_the_same_state(store: BreakerStore) -> None:
+def test_two_breakers_on_one_store_see_the_same_state(store: BreakerStore, clock: Clock) -> None:
     if not store.shared:
         pytest.skip("the memory store is private to one Breakers")
-    clock = Clock()
     one, two = Breakers(CFG, store=store, clock=clock), Breakers(CFG, store=store, clock=clock)
     fail(one, "m", 3)
     assert two.allow("m") is None
@@ -182,10 +186,15 @@ def test_lua_matches_python_on_random_sequences(redis_url: str, seed: int) -> No
     cfg = BreakerConfig(failure_threshold=4, failure_rate=0.6, min_calls=5, window_s=20,
                         buckets=4, recovery_s=3, backoff_multiplier=3, max_recovery_s=50,
                         probe_timeout_s=7)
-    py, lua = MemoryBreakerStore(), RedisBreakerStore(redis_url, prefix=f"eq:{uuid.uuid4().hex}:")
+    clock = Clock(0.0)
+    py = MemoryBreakerStore()
+    lua = RedisBreakerStore(redis_url, prefix=f"eq:{uuid.uuid4().hex}:", clock=clock)
     now, grants, seen = 0.0, [], set()
     for _ in range(400):
         now += rng.choice([0, 0, 0.5, 1.25, 4, 9])
+        if rng.random() < 0.03:
+            now -= 30  # the clock steps back: both repair it the same way
+        clock.now = now
         if rng.random() < 0.5 or not grants:
             got = py.allow("k", now, cfg), lua.allow("k", now, cfg)
             assert got[0] == got[1]
@@ -194,7 +203,7 @@ def test_lua_matches_python_on_random_sequences(redis_url: str, seed: int) -> No
         else:
             grant = grants.pop(rng.randrange(len(grants)))
             outcome = rng.choice(["success", "failure", "failure", "neutral"])
-            until = now + 2 if rng.random() < 0.1 else 0
+            until = 2 if rng.random() < 0.1 else 0
             assert py.record("k", now, cfg, outcome, grant, until) == lua.record(
                 "k", now, cfg, outcome, grant, until)
         fresh = new_record(cfg)
@@ -207,7 +216,8 @@ def test_lua_matches_python_on_random_sequences(redis_url: str, seed: int) -> No
 # -- several processes race for the half-open probe ------------------------------------------------
 def _race(targets: dict[str, str], start: Any, results: Any) -> None:
     for kind, target in targets.items():
-        store = SQLiteBreakerStore(target) if kind == "sqlite" else RedisBreakerStore(target)
+        store = (SQLiteBreakerStore(target, clock=lambda: 2000.0) if kind == "sqlite"
+                 else RedisBreakerStore(target, clock=lambda: 2000.0))
         b = Breakers(CFG, store=store, clock=lambda: 2000.0)
         start.wait()
         permit = b.allow("m")
@@ -218,8 +228,9 @@ def test_processes_race_for_the_probe_exactly_one_wins(redis_url: str, tmp_path:
     """N spawned processes ask at once; per store exactly one gets the probe."""
     n = 4
     targets = {"sqlite": str(tmp_path / "race.sqlite3"), "redis": redis_url}
-    stores: dict[str, BreakerStore] = {"sqlite": SQLiteBreakerStore(targets["sqlite"]),
-                                       "redis": RedisBreakerStore(redis_url)}
+    stores: dict[str, BreakerStore] = {
+        "sqlite": SQLiteBreakerStore(targets["sqlite"], clock=lambda: 1000.0),
+        "redis": RedisBreakerStore(redis_url, clock=lambda: 1000.0)}
     for store in stores.values():
         store.reset("m:m")
         fail(Breakers(CFG, store=store, clock=lambda: 1000.0), "m", 3)  # open until 1010

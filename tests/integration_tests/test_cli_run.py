@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import signal
@@ -13,8 +14,12 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from langchain_costrouter import Catalog, Level
+from langchain_costrouter.workload import mixed_workload
+
 ROOT = Path(__file__).resolve().parents[2]
-KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY")
+KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY",
+        "COSTROUTER_API_KEY")
 CMD = [sys.executable, "-m", "langchain_costrouter.cli.main"]
 
 
@@ -58,6 +63,18 @@ def test_demo_routes_to_several_models_and_saves(tmp_path: Path) -> None:
     # per-model costs add up to the total exactly (Decimal, no rounding)
     assert sum(Decimal(m["cost_usd"]) for m in data["models"]) == cost
     assert data["budget"] and Decimal(data["budget"][0]["used"].lstrip("$")) > 0
+    # always-premium is the strongest model the router itself uses: EXPERT's first choice
+    assert data["premium"] == Catalog.default().first_choice(Level.EXPERT)
+    # quality beside the saving, from what was served against each prompt's label
+    rank = {lv.value: lv.rank for lv in Level}
+    mix = data["routing_mix"]
+    at = sum(r["calls"] for r in mix if rank[r["served_level"]] >= rank[r["expected_level"]])
+    assert overall["served_at_or_above_label_share"] == round(at / 60, 6)
+    assert overall["under_routed_share"] == round(1 - at / 60, 6)
+    assert sum(q["calls"] for q in data["quality_by_label"]) == 60
+    headline = r.stdout.strip().splitlines()[-2]  # the last line names the JSON file
+    assert "saving" in headline and "served at or above their labelled level" in headline
+    assert f"{1 - at / 60:.1%} under-routed" in headline
 
 
 def test_bench_small_outputs_parse(tmp_path: Path) -> None:
@@ -67,8 +84,24 @@ def test_bench_small_outputs_parse(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     data = json.loads(j.read_text())
     overall = {row["strategy"]: row for row in data["rows"] if row["model"] == "(all)"}
-    assert "ChatCostRouter" in overall and len(overall) == 3
+    lite = importlib.util.find_spec("litellm") is not None
+    assert "ChatCostRouter" in overall and len(overall) == (5 if lite else 3)
+    cat = Catalog.default()
+    # baselines named truthfully: EXPERT's first choice and the cheapest model any level lists
+    first = cat.first_choice(Level.EXPERT)
+    assert f"always-premium ({first})" in overall and data["premium"] == first
+    assert f"always-cheapest ({cat.first_choice(Level.TRIVIAL)})" in overall
     premium = next(v for k, v in overall.items() if k.startswith("always-premium"))
+    cheapest = next(v for k, v in overall.items() if k.startswith("always-cheapest"))
+    # quality beside each saving: premium serves every call at or above its label, the
+    # cheapest model only the trivial ones (10 of 24 in the 40/30/20/10 mix)
+    trivial = sum(it.expected_level is Level.TRIVIAL for it in mixed_workload(24, seed=0))
+    assert premium["served_at_or_above_label_share"] == 1.0
+    assert cheapest["served_at_or_above_label_share"] == round(trivial / 24, 6)
+    assert cheapest["under_routed_share"] == round(1 - trivial / 24, 6)
+    assert 0 <= overall["ChatCostRouter"]["under_routed_share"] <= 1
+    if lite:
+        assert "LiteLLM Router (shuffle)" in overall and "LiteLLM Router (cost-based)" in overall
     router = overall["ChatCostRouter"]
     assert router["calls"] == 24 and router["error_rate"] == 0
     per_1k = Decimal(router["cost_per_1k_requests_usd"])

@@ -24,7 +24,7 @@ def server() -> Iterator[LocalServer]:
         yield srv
 
 
-def chat(server: LocalServer, model: str = "gpt-4.1-mini", **kw: Any) -> ChatOpenAI:
+def chat(server: LocalServer, model: str = "gpt-5.4-mini", **kw: Any) -> ChatOpenAI:
     kw.setdefault("stream_usage", True)
     return ChatOpenAI(model=model, base_url=server.base_url, api_key="sk-test-NOTAREALKEY1234",
                       max_retries=0, **kw)
@@ -43,9 +43,9 @@ def test_streamed_and_invoked_calls_give_identical_totals(server: LocalServer) -
     assert (si.input_tokens, si.output_tokens, si.total_cost) == (
         ss.input_tokens, ss.output_tokens, ss.total_cost)
     (r,) = hs.records
-    assert (r.model, r.provider, r.tier) == ("gpt-4.1-mini", "openai", "gpt-4.1-mini")
+    assert (r.model, r.provider, r.tier) == ("gpt-5.4-mini", "openai", "gpt-5.4-mini")
     assert r.streamed and r.ttft_s is not None and r.ttft_s <= r.latency_s
-    p = lookup_prices("gpt-4.1-mini", "openai")
+    p = lookup_prices("gpt-5.4-mini", "openai")
     assert p is not None
     assert r.cost == (r.input_tokens * p.input + r.output_tokens * p.output) / MTOK
     assert msg.usage_metadata is not None and r.input_tokens == msg.usage_metadata["input_tokens"]
@@ -53,7 +53,7 @@ def test_streamed_and_invoked_calls_give_identical_totals(server: LocalServer) -
 
 async def test_async_stream_matches_sync_invoke(server: LocalServer) -> None:
     hi, ha = CostTrackingCallbackHandler(), CostTrackingCallbackHandler()
-    m = chat(server, model="gpt-4.1")
+    m = chat(server, model="gpt-5.4")
     m.invoke(PROMPT, config={"callbacks": [hi]})
     async for _ in m.astream(PROMPT, config={"callbacks": [ha]}):
         pass

@@ -92,6 +92,8 @@ CRASHING_CALL = textwrap.dedent(
         budgets=[Budget.tokens(1000, per="day")], ledger=ledger,
         clock=lambda: float(sys.argv[4]), reservation_ttl=30.0, default_max_tokens=400,
     )
+    done = guard.wrap(FunctionChatModel(model_name="gpt-4.1-mini")).invoke("hi")
+    print(done.usage_metadata["total_tokens"], flush=True)   # committed before the crash
     guard.wrap(FunctionChatModel(fn=hang, model_name="gpt-4.1-mini")).invoke("hello")
     """
 )
@@ -101,7 +103,7 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-def test_a_process_killed_mid_call_leaks_nothing_after_the_ttl(
+def test_a_process_killed_mid_call_leaks_nothing_after_the_ttl_and_keeps_its_spend(
     store: tuple[str, str, str],
 ) -> None:
     kind, target, prefix = store
@@ -113,18 +115,23 @@ def test_a_process_killed_mid_call_leaks_nothing_after_the_ttl(
     )
     try:
         assert child.stdout is not None
+        committed = int(child.stdout.readline())
         assert child.stdout.readline().strip() == "in-call"
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
     assert child.returncode == -signal.SIGKILL
     ledger = open_ledger(kind, target, prefix)
-    held = ledger.tally(key, since, now=NOW + 1).used
-    assert held > 400  # the dead process's reservation: prompt + 400 expected output tokens
+    t = ledger.tally(key, since, now=NOW + 1)
+    assert t.reserved > 400  # the dead process's reservation: prompt + its 400-token bound
+    assert t.spent == committed > 0
     assert ledger.pending(now=NOW + 1) == 1
     after = NOW + 31  # past the 30 s TTL
-    assert ledger.tally(key, since, now=after).used == 0
+    t = ledger.tally(key, since, now=after)
+    assert (t.used, t.reserved) == (committed, 0)  # committed spend is never lost
     assert ledger.pending(now=after) == 0
+    ledger.expire(now=after)  # a writer sweeps it; the spend stays
+    assert ledger.tally(key, since, now=after).used == committed
     ledger.close()
 
 
@@ -164,7 +171,8 @@ def test_sqlite_keeps_every_committed_record_after_kill_9(tmp_path: Path) -> Non
     run_ids = {r.run_id for r in ledger.usage_rows(limit=10**6)}
     assert {f"run-{i}" for i in range(committed + 1)} <= run_ids
     assert ledger.tally("k", 0, now=1.0).used >= committed + 1
-    assert ledger.migrations() == ["0001_buckets_and_reservations", "0002_usage_records"]
+    assert ledger.migrations() == ["0001_buckets_and_reservations", "0002_usage_records",
+                                   "0003_settled_ids_and_output_lengths"]
     ledger.close()
 
 

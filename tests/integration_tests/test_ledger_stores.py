@@ -18,6 +18,7 @@ from langchain_costrouter.budget import (
     SQLiteLedger,
     UsageRow,
 )
+from langchain_costrouter.budget.ledger import Tally
 from langchain_costrouter.costs.record import CallRecord
 from langchain_costrouter.exceptions import BudgetExceededError
 from langchain_costrouter.testing import FunctionChatModel
@@ -185,3 +186,25 @@ def test_guard_over_each_store_reconciles_actual_usage(ledger: Ledger) -> None:
         for _ in range(50):
             model.invoke("hello", {"metadata": {"user": "ann"}})
     assert guard.status({"user": "ann"}).used <= 300
+
+
+def test_reads_never_delete_whatever_their_clock_says(ledger: Ledger) -> None:
+    ledger.reserve("a", [ch("k", 30, bucket=100)], now=NOW, ttl=TTL)
+    ledger.reconcile("a", [ch("k", 30, bucket=100)], now=NOW)
+    ledger.reserve("b", [ch("k", 20, bucket=200)], now=NOW, ttl=TTL)
+    far = NOW + 10 * 86_400  # a host ten days fast
+    assert ledger.tally("k", 10**9, now=far).used == 0  # nothing in its window ...
+    assert ledger.tally("k", 0, now=far) == Tally(used=30, oldest=100, reserved=0)
+    t = ledger.tally("k", 0, now=NOW)  # ... and nothing was deleted: "b" is still live here
+    assert (t.used, t.spent, t.reserved) == (50, 30, 20)
+    assert ledger.pending(now=NOW) == 1
+
+
+def test_writers_prune_only_below_prune_before(ledger: Ledger) -> None:
+    ledger.reserve("a", [ch("k", 30, bucket=100)], now=NOW, ttl=TTL)
+    ledger.reconcile("a", [ch("k", 30, bucket=100)], now=NOW)
+    ledger.reserve("b", [Charge("k", 5, 100, 300, 0, prune_before=100)], now=NOW, ttl=TTL)
+    assert ledger.tally("k", 0, now=NOW).spent == 30  # bucket 100 is not below 100
+    ledger.reserve("c", [Charge("k", 5, 100, 300, 0, prune_before=101)], now=NOW, ttl=TTL)
+    t = ledger.tally("k", 0, now=NOW)
+    assert (t.spent, t.reserved) == (0, 10)

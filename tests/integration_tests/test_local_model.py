@@ -167,5 +167,5 @@ def test_cli_demo_serves_trivial_prompts_with_the_local_model(tmp_path: Path) ->
     local = [m for m in report["models"] if m["name"] == LOCAL_MODEL_NAME]
     assert local and local[0]["calls"] > 0 and local[0]["errors"] == 0
     assert Decimal(local[0]["cost_usd"]) == 0
-    assert any(r["model"] == LOCAL_MODEL_NAME and r["level"] == "trivial"
+    assert any(r["model"] == LOCAL_MODEL_NAME and r["served_level"] == "trivial"
                for r in report["routing_mix"])

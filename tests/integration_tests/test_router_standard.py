@@ -62,4 +62,4 @@ class TestChatCostRouterIntegration(ChatModelIntegrationTests):
 
     @property
     def model_override_value(self) -> str:
-        return "gpt-4.1-nano"
+        return "gpt-5.4-nano"

@@ -30,7 +30,7 @@ pytest_plugins = ["langchain_costrouter.testing.pytest_plugin"]
 ServerFactory = Any
 
 
-def chat(server: LocalServer, model: str = "gpt-4.1-mini", **kw: Any) -> ChatOpenAI:
+def chat(server: LocalServer, model: str = "gpt-5.4-mini", **kw: Any) -> ChatOpenAI:
     return ChatOpenAI(model=model, base_url=server.base_url, api_key="test-key",
                       max_retries=0, stream_usage=True, **kw)
 
@@ -52,7 +52,7 @@ def test_invoke_reports_real_usage(costrouter_server: LocalServer) -> None:
     assert isinstance(msg, AIMessage) and msg.text
     assert msg.usage_metadata is not None
     assert msg.usage_metadata["output_tokens"] == count_text(msg.text)
-    assert msg.response_metadata["model_name"] == "gpt-4.1-mini"
+    assert msg.response_metadata["model_name"] == "gpt-5.4-mini"
 
 
 def test_stream_has_usage_exactly_once(costrouter_server: LocalServer) -> None:
@@ -142,17 +142,17 @@ def test_stream_cut_breaks_the_stream_without_done(
 
 def test_faults_change_at_run_time(costrouter_server_factory: ServerFactory) -> None:
     server = costrouter_server_factory(ServerConfig.from_catalog(latency_scale=0))
-    llm = chat(server, "deepseek-chat")
-    server.set_faults("deepseek-chat", FaultPlan(error_500=1.0))
+    llm = chat(server, "gpt-5.4-nano")
+    server.set_faults("gpt-5.4-nano", FaultPlan(error_500=1.0))
     with pytest.raises(openai.InternalServerError):
         llm.invoke("hi")
-    httpx.post(server.url + "/admin/faults", json={"model": "deepseek-chat", "faults": None})
+    httpx.post(server.url + "/admin/faults", json={"model": "gpt-5.4-nano", "faults": None})
     assert llm.invoke("hi").text
     httpx.post(server.url + "/admin/faults",
-               json={"model": "deepseek-chat", "faults": {"rate_limit": 1.0}})
+               json={"model": "gpt-5.4-nano", "faults": {"rate_limit": 1.0}})
     with pytest.raises(openai.RateLimitError):
         llm.invoke("hi")
-    stats = httpx.get(server.url + "/admin/stats").json()["deepseek-chat"]
+    stats = httpx.get(server.url + "/admin/stats").json()["gpt-5.4-nano"]
     assert stats["requests"] == 3 and stats["ok"] == 1
     assert stats["faults"] == {"error_500": 1, "rate_limit": 1}
 
@@ -192,7 +192,7 @@ async def test_async_context_manager_and_in_flight_counts() -> None:
 def test_models_endpoint(costrouter_server: LocalServer) -> None:
     page = openai.OpenAI(base_url=costrouter_server.base_url, api_key="x").models.list()
     ids = {m.id for m in page.data}
-    assert {"gpt-4.1", "gemini-2.5-flash", "gemini-flash"} <= ids
+    assert {"gpt-5.4", "gemini-3.5-flash", "claude-opus-5-5", "claude-opus-5.5"} <= ids
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ class TestChatOpenAIAgainstLocalServer(ChatModelIntegrationTests):
     def chat_model_params(self) -> dict[str, Any]:
         assert _server is not None, "the module fixture starts the server"
         return {
-            "model": "gpt-4.1-mini",
+            "model": "gpt-5.4-mini",
             "base_url": _server.base_url,
             "api_key": "test-key",
             "max_retries": 0,
@@ -65,4 +65,4 @@ class TestChatOpenAIAgainstLocalServer(ChatModelIntegrationTests):
 
     @property
     def model_override_value(self) -> str:
-        return "gpt-4.1-nano"
+        return "gpt-5.4-nano"

@@ -31,7 +31,7 @@ class UsageModel(BaseChatModel):
     ``clock``, ``first_token_s`` passes before the first chunk and ``per_chunk_s`` after each.
     """
 
-    model_name: str = "gpt-4.1-mini"
+    model_name: str = "gpt-5.4-mini"
     provider: str = "fake"
     reply: str = "The capital of France is Paris."
     usage: dict[str, Any] | None = None

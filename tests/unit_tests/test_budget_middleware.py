@@ -52,6 +52,8 @@ def test_agent_loop_charges_every_model_call_per_user() -> None:
     assert guard.status({"user": "dave"}).per_budget["tokens/day/user"].used == 0
     # The estimate counted the tool schema: the model saw it as a bound tool.
     assert model.calls[0]["tools"][0]["function"]["name"] == "add"
+    # Every model call of the loop was bounded through its model settings.
+    assert [c["max_tokens"] for c in model.calls] == [200, 200]
 
 
 async def test_async_agent_loop_and_refusal_stops_the_agent() -> None:
@@ -61,12 +63,12 @@ async def test_async_agent_loop_and_refusal_stops_the_agent() -> None:
     out = await agent.ainvoke({"messages": [("human", "what is 2+3?")]})
     assert guard.status().used == _total(out["messages"])
 
-    tight = _guard(Budget.tokens(320, per="day"), default_max_tokens=200)
+    tight = _guard(Budget.tokens(150, per="day"), default_max_tokens=200)
     agent = create_agent(FunctionChatModel(fn=tool_then_answer, model_name="gpt-4.1-mini"),
                          tools=[add], middleware=[BudgetMiddleware(tight)])
     with pytest.raises(BudgetExceededError, match="tokens/day"):
         await agent.ainvoke({"messages": [("human", "what is 2+3?")]})
-    assert 0 < tight.status().used <= 320  # the first call ran and was reconciled
+    assert 0 < tight.status().used <= 150  # the first call ran and was reconciled
 
 
 def test_a_failing_model_call_releases_its_reservation() -> None:

@@ -105,7 +105,8 @@ def test_sqlite_migrations_are_named_applied_once_and_recorded(tmp_path: Path) -
     first.close()
     again = SQLiteLedger(path)  # reopening applies nothing twice
     assert again.migrations() == names == [
-        "0001_buckets_and_reservations", "0002_usage_records"]
+        "0001_buckets_and_reservations", "0002_usage_records",
+            "0003_settled_ids_and_output_lengths"]
     mode = again._db.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
     again.close()

@@ -9,29 +9,27 @@ from pathlib import Path
 import pytest
 
 from langchain_costrouter import Catalog, ConfigError, Level, UnknownModelError, aggregator
-from langchain_costrouter.pricing.prices import lookup_prices
+from langchain_costrouter.pricing.prices import context_window_of, lookup_prices
 from langchain_costrouter.testing.function_model import FunctionChatModel
 
 
-def test_defaults_cover_the_2026_models_with_genai_prices() -> None:
+def test_defaults_are_2026_models_priced_by_genai_prices() -> None:
     cat = Catalog.default()
-    for name in ("gpt-5", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "claude-sonnet",
-                 "gemini-flash", "deepseek"):
-        spec = cat[name]
+    for name, spec in cat.models.items():
         assert spec.prices is not None, name
         assert spec.prices.source.startswith("genai-prices"), name
-    # not retyped: the catalog holds what genai-prices says
-    assert cat["gpt-4.1"].prices == lookup_prices("gpt-4.1", "openai")
-    assert cat["claude-sonnet"].prices == lookup_prices("claude-sonnet-4-5", "anthropic")
-    assert cat["deepseek"].model == "deepseek-chat"
-    assert cat.candidates(Level.STANDARD) == ("gemini-flash", "deepseek")
+        # not retyped: the catalog holds what genai-prices says for the API model id
+        assert spec.prices == lookup_prices(spec.model, spec.provider), name
+        assert spec.context_window == context_window_of(spec.model, spec.provider), name
+    assert cat["claude-sonnet-5.5"].model == "claude-sonnet-5-5"
+    assert cat.candidates(Level.STANDARD) == ("gpt-5.4-mini", "gemini-3.5-flash")
 
 
 def test_override_one_price_keeps_the_rest() -> None:
-    cat = Catalog.default().with_overrides({"models": {"gpt-4.1": {"prices": {"output": 9}}}})
-    p = cat["gpt-4.1"].prices
+    cat = Catalog.default().with_overrides({"models": {"gpt-5.4": {"prices": {"output": 9}}}})
+    p = cat["gpt-5.4"].prices
     assert p is not None
-    assert p.output == Decimal(9) and p.input == Decimal(2) and p.source == "user"
+    assert p.output == Decimal(9) and p.input == Decimal("2.5") and p.source == "user"
 
 
 def test_new_model_and_levels_from_yaml_and_json(tmp_path: Path) -> None:
@@ -41,24 +39,26 @@ def test_new_model_and_levels_from_yaml_and_json(tmp_path: Path) -> None:
         "  mine:\n"
         "    provider: local\n    model: my-7b\n    base_url: http://127.0.0.1:9/v1\n"
         "    prices: {input: 0, output: 0}\n    context_window: 8192\n"
-        "levels:\n  trivial: [mine, deepseek]\n",
+        "levels:\n  trivial: [mine, gpt-5.4-nano]\n",
         encoding="utf-8",
     )
     cat = Catalog.from_file(y)
-    assert cat.candidates("trivial") == ("mine", "deepseek")
+    assert cat.candidates("trivial") == ("mine", "gpt-5.4-nano")
     assert cat["mine"].prices is not None and cat["mine"].prices.input == 0
     j = tmp_path / "cat.json"
-    j.write_text(json.dumps({"models": {"gpt-5": {"context_window": 1000}}}), encoding="utf-8")
-    assert Catalog.from_file(j)["gpt-5"].context_window == 1000
+    j.write_text(json.dumps({"models": {"gpt-5.4": {"context_window": 1000}}}), encoding="utf-8")
+    assert Catalog.from_file(j)["gpt-5.4"].context_window == 1000
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"models": {"gpt-5": {"prices": {"input": -1}}}}, r"models\.gpt-5\.prices\.input.*-1"),
-        ({"models": {"gpt-5": {"context_window": 0}}}, r"models\.gpt-5\.context_window.*\b0\b"),
+        ({"models": {"gpt-5.4": {"prices": {"input": -1}}}},
+         r"models\.gpt-5\.4\.prices\.input.*-1"),
+        ({"models": {"gpt-5.4": {"context_window": 0}}},
+         r"models\.gpt-5\.4\.context_window.*\b0\b"),
         ({"levels": {"trivial": ["nope"]}}, r"level 'trivial' names unknown model 'nope'"),
-        ({"levels": {"hardest": ["gpt-5"]}}, r"unknown level 'hardest'"),
+        ({"levels": {"hardest": ["gpt-5.4"]}}, r"unknown level 'hardest'"),
         ({"models": {"new": {"provider": "x"}}}, r"models\.new\.model"),
         ({"pricing": {}}, r"unknown catalog keys \['pricing'\]"),
     ],
@@ -69,9 +69,9 @@ def test_invalid_catalog_names_field_and_value(overrides: dict, message: str) ->
 
 
 def test_duplicate_names_are_refused() -> None:
-    spec = Catalog.default()["gpt-5"]
-    with pytest.raises(ConfigError, match="duplicate model name 'gpt-5'"):
-        Catalog.build({"models": [spec, spec], "levels": {"trivial": ["gpt-5"]}})
+    spec = Catalog.default()["gpt-5.4"]
+    with pytest.raises(ConfigError, match=r"duplicate model name 'gpt-5\.4'"):
+        Catalog.build({"models": [spec, spec], "levels": {"trivial": ["gpt-5.4"]}})
 
 
 def test_bad_files_say_which_file_and_why(tmp_path: Path) -> None:
@@ -88,11 +88,12 @@ def test_bad_files_say_which_file_and_why(tmp_path: Path) -> None:
 
 
 def test_aggregator_preset_serves_every_model_at_its_own_prices() -> None:
-    cat = aggregator("openrouter", prices={"gpt-4.1": {"input": 1, "output": 4}})
-    spec = cat["gpt-4.1"]
+    cat = aggregator("openrouter", prices={"gpt-5.4": {"input": 1, "output": 4}})
+    spec = cat["gpt-5.4"]
     assert spec.base_url == "https://openrouter.ai/api/v1"
     assert spec.api_key_env == "OPENROUTER_API_KEY"
-    assert spec.model == "openai/gpt-4.1"
+    assert spec.model == "openai/gpt-5.4"
+    assert set(cat.models) == set(Catalog.default().models)  # the preset names every model
     assert spec.prices is not None
     assert (spec.prices.input, spec.prices.output, spec.prices.cached_input) == (1, 4, None)
     assert spec.prices.source == "aggregator"
@@ -129,5 +130,5 @@ def test_models_without_levels_spread_over_levels_by_price() -> None:
 def test_specs_never_show_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value-1")
     cat = Catalog.default()
-    assert cat["gpt-5"].api_key() == "sk-secret-value-1"
-    assert "sk-secret-value-1" not in repr(cat) + str(cat["gpt-5"]) + cat.model_dump_json()
+    assert cat["gpt-5.4"].api_key() == "sk-secret-value-1"
+    assert "sk-secret-value-1" not in repr(cat) + str(cat["gpt-5.4"]) + cat.model_dump_json()

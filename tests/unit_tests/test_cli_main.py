@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from langchain_costrouter import Catalog
 from langchain_costrouter.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY")
+KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY",
+        "COSTROUTER_API_KEY")
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -35,17 +37,30 @@ def assert_one_line_error(r: subprocess.CompletedProcess[str], *needles: str) ->
         assert n in lines[0]
 
 
+ROI_CATALOG = """\
+models:
+  gpt-4.1: {provider: openai, model: gpt-4.1, base_url: "https://api.openai.com/v1"}
+  claude-sonnet-4.5: {provider: anthropic, model: claude-sonnet-4-5,
+                      base_url: "https://api.anthropic.com/v1/"}
+  gemini-2.5-flash: {provider: google, model: gemini-2.5-flash,
+                     base_url: "https://generativelanguage.googleapis.com/v1beta/openai/"}
+"""
+
+
 def test_tco_json_and_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    j, png = tmp_path / "tco.json", tmp_path / "tco.png"
-    assert main(["tco", "--input-tokens", "50M", "--output-tokens", "20M",
+    j, png, cat = tmp_path / "tco.json", tmp_path / "tco.png", tmp_path / "roi.yaml"
+    cat.write_text(ROI_CATALOG)  # the published ROI table's models, priced by genai-prices
+    assert main(["tco", "--input-tokens", "50M", "--output-tokens", "20M", "--catalog", str(cat),
                  "--json", str(j), "--plot", str(png)]) == 0
     data = json.loads(j.read_text())
     costs = {m["name"]: Decimal(m["monthly_cost_usd"]) for m in data["models"]}
-    assert costs["gpt-4.1"] == 260 and costs["claude-sonnet"] == 450
-    assert costs["gemini-flash"] == 65
-    assert {s["name"] for s in data["strategies"]} == {
-        "always-premium", "always-cheapest", "ChatCostRouter"
-    }
+    assert costs["gpt-4.1"] == 260 and costs["claude-sonnet-4.5"] == 450
+    assert costs["gemini-2.5-flash"] == 65
+    strategies = {s["name"]: s for s in data["strategies"]}
+    assert set(strategies) == {"always-premium", "always-cheapest", "ChatCostRouter"}
+    # the baselines are models the router itself uses, not the pin-only ROI models
+    assert strategies["always-premium"]["detail"] == data["baseline"] == "claude-opus-5.5"
+    assert strategies["always-cheapest"]["detail"] == "gpt-5.4-nano"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "$450.00" in capsys.readouterr().out
 
@@ -55,17 +70,17 @@ def test_tco_workload_file_and_baseline(tmp_path: Path) -> None:
     w.write_text("input_tokens: 10M\noutput_tokens: 1M\ncache_hit_rate: 0.5\n"
                  "mix: {trivial: 100}\n")
     j = tmp_path / "o.json"
-    assert main(["tco", "--workload", str(w), "--baseline", "gpt-4.1", "--json", str(j)]) == 0
+    assert main(["tco", "--workload", str(w), "--baseline", "gpt-5.4", "--json", str(j)]) == 0
     data = json.loads(j.read_text())
-    assert data["baseline"] == "gpt-4.1"
-    # 5M fresh at $2 + 5M cached at $0.50 + 1M output at $8 (prices from the catalog)
-    assert Decimal(data["baseline_monthly_cost_usd"]) == Decimal("10") + Decimal("2.5") + 8
+    assert data["baseline"] == "gpt-5.4"
+    # 5M fresh at $2.50 + 5M cached at $0.25 + 1M output at $15 (prices from the catalog)
+    assert Decimal(data["baseline_monthly_cost_usd"]) == Decimal("12.5") + Decimal("1.25") + 15
 
 
 def test_malformed_catalog_file_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "cat.yaml"
-    bad.write_text("models:\n  gpt-4.1:\n    prices: {input: -3, output: 8}\n")
-    assert_one_line_error(cli("tco", "--catalog", str(bad)), "gpt-4.1", "input")
+    bad.write_text("models:\n  gpt-5.4:\n    prices: {input: -3, output: 8}\n")
+    assert_one_line_error(cli("tco", "--catalog", str(bad)), "gpt-5.4", "input")
 
 
 def in_process_error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
@@ -139,7 +154,24 @@ def test_reports_use_the_routers_own_cost_when_it_gave_one() -> None:
     cat = Catalog.default()
     usage = TokenUsage(input_tokens=1000, output_tokens=100)
     o = Outcome(index=0, strategy="router", category="c", expected_level="trivial",
-                model="deepseek", usage=usage)
-    assert call_cost(cat, o) == cost_of(cat["deepseek"].prices, usage)
+                model="gpt-5.4-nano", usage=usage)
+    assert call_cost(cat, o) == cost_of(cat["gpt-5.4-nano"].prices, usage)
     o.router_cost = Decimal("0.123")  # e.g. a cascade that paid for two answers
     assert call_cost(cat, o) == Decimal("0.123")
+
+
+def test_providers_mode_keeps_only_keyed_models_and_never_borrows_a_cheaper_class() -> None:
+    from langchain_costrouter.cli.endpoints import _only_keyed
+    from langchain_costrouter.exceptions import ConfigError as _ConfigError
+
+    anthropic = _only_keyed(Catalog.default(), ["ANTHROPIC_API_KEY"])
+    assert set(anthropic.models) == {"claude-sonnet-5.5", "claude-opus-5.5"}
+    levels = {lv.value: names for lv, names in anthropic.levels.items()}
+    # trivial and standard have no Anthropic model: they borrow complex's, the nearest above
+    assert levels == {"trivial": ("claude-sonnet-5.5",), "standard": ("claude-sonnet-5.5",),
+                      "complex": ("claude-sonnet-5.5",), "expert": ("claude-opus-5.5",)}
+    gemini = _only_keyed(Catalog.default(), ["GEMINI_API_KEY"])
+    # nothing above complex is keyed: the top levels take the nearest below
+    assert gemini.candidates("expert") == ("gemini-3.5-flash",)
+    with pytest.raises(_ConfigError, match="no catalog model uses"):
+        _only_keyed(Catalog.default(), ["MYSTERY_API_KEY"])

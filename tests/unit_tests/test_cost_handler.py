@@ -49,9 +49,9 @@ def test_invoke_records_model_tokens_cost_latency_and_metadata() -> None:
     m = UsageModel(usage=USAGE, clock=clock, first_token_s=0.25, per_chunk_s=0.01)
     m.invoke("hi", config=cfg(h, tags=["t1"], metadata={"user": "ann", "team": "search"}))
     (r,) = h.records
-    assert (r.model, r.provider, r.tier, r.level) == ("gpt-4.1-mini", "fake", "gpt-4.1-mini", None)
+    assert (r.model, r.provider, r.tier, r.level) == ("gpt-5.4-mini", "fake", "gpt-5.4-mini", None)
     assert (r.input_tokens, r.output_tokens, r.status, r.estimated) == (120, 9, "ok", False)
-    assert r.cost == list_price("gpt-4.1-mini", "openai", 120, 9)
+    assert r.cost == list_price("gpt-5.4-mini", "openai", 120, 9)
     assert r.latency_s == pytest.approx(0.25 + 0.01 * 6)
     assert r.ttft_s is None and not r.streamed
     assert r.tags == ("t1",) and r.metadata == {"user": "ann", "team": "search"}
@@ -108,7 +108,7 @@ def test_stream_without_usage_is_estimated_with_tiktoken() -> None:
     assert r.estimated
     assert r.input_tokens == count_messages(msgs)
     assert r.output_tokens == len(get_encoding("o200k_base").encode(m.reply))
-    assert r.cost == list_price("gpt-4.1-mini", "openai", r.input_tokens, r.output_tokens)
+    assert r.cost == list_price("gpt-5.4-mini", "openai", r.input_tokens, r.output_tokens)
     assert h.summary().estimated_requests == 1
 
 
@@ -138,7 +138,7 @@ def test_child_mode_wrapper_counts_the_outermost_run_once_where_core_counts_twic
     wrapper = ChildModeWrapper(inner=UsageModel(usage=USAGE))
     wrapper.invoke("hi", config={"callbacks": [ours, core]})
     # langchain-core's handler sees two LLM runs with usage and adds both.
-    assert core.usage_metadata["gpt-4.1-mini"]["input_tokens"] == 240
+    assert core.usage_metadata["gpt-5.4-mini"]["input_tokens"] == 240
     s = ours.summary()
     assert (s.requests, s.input_tokens, s.nested_runs_skipped) == (1, 120, 1)
     assert ours.records[0].parent_run_id is None  # the outer (wrapper) run
@@ -159,8 +159,8 @@ def test_child_mode_wrapper_without_own_usage_takes_the_inner_usage() -> None:
     Stripping(inner=UsageModel(usage=USAGE)).invoke("hi", config=cfg(h))
     (r,) = h.records
     assert (r.input_tokens, r.output_tokens, r.estimated, r.model) == (120, 9, False,
-                                                                       "gpt-4.1-mini")
-    assert r.cost == list_price("gpt-4.1-mini", "openai", 120, 9)
+                                                                       "gpt-5.4-mini")
+    assert r.cost == list_price("gpt-5.4-mini", "openai", 120, 9)
 
 
 def test_naive_wrapper_in_a_chain_counts_once() -> None:
@@ -171,7 +171,7 @@ def test_naive_wrapper_in_a_chain_counts_once() -> None:
     chain.invoke({"q": "hi"}, config=cfg(h))
     s = h.summary()
     assert (s.requests, s.input_tokens, s.duplicate_runs_skipped) == (1, 120, 1)
-    assert h.records[0].model == "gpt-4.1-mini"
+    assert h.records[0].model == "gpt-5.4-mini"
 
 
 def test_fallbacks_with_failing_primary_count_the_answer_once() -> None:
@@ -181,7 +181,7 @@ def test_fallbacks_with_failing_primary_count_the_answer_once() -> None:
     chain.invoke("hi", config=cfg(h))
     s = h.summary()
     assert (s.requests, s.succeeded, s.failed, s.input_tokens) == (2, 1, 1, 120)
-    assert s.total_cost == list_price("gpt-4.1-mini", "openai", 120, 9)
+    assert s.total_cost == list_price("gpt-5.4-mini", "openai", 120, 9)
     err = next(r for r in h.records if not r.ok)
     assert err.model == "gpt-4.1" and err.cost is None and "503 overloaded" in (err.error or "")
     assert s.unpriced_requests == 0  # a failure without usage is not an unpriced call
@@ -215,7 +215,7 @@ def test_model_called_inside_a_tool_inside_an_agent_is_counted_once_each() -> No
     s = h.summary()
     assert s.requests == 3 and s.nested_runs_skipped == 0 and s.duplicate_runs_skipped == 0
     assert s.by_model["gpt-4.1"].requests == 2
-    assert s.by_model["gpt-4.1-mini"].input_tokens == 30
+    assert s.by_model["gpt-5.4-mini"].input_tokens == 30
 
 
 # -- prices -----------------------------------------------------------------------------------
@@ -239,16 +239,16 @@ def test_unpriced_model_costs_none_with_a_warning_never_zero() -> None:
 def test_cached_tokens_are_priced_at_the_cached_rate_catalog_and_genai_prices() -> None:
     h = handler()
     u = usage(10_000, 500, cached=6_000, reasoning=200)
-    UsageModel(model_name="gpt-4.1-mini", usage=u).invoke("a", config=cfg(h))
+    UsageModel(model_name="gpt-5.4-mini", usage=u).invoke("a", config=cfg(h))
     UsageModel(model_name="gpt-4o-mini", provider="openai", usage=u).invoke("b", config=cfg(h))
     cat, gp = h.records
     # hand computation from genai-prices figures (USD per 1M tokens)
-    assert cat.cost == list_price("gpt-4.1-mini", "openai", 10_000, 500, cached=6_000)
+    assert cat.cost == list_price("gpt-5.4-mini", "openai", 10_000, 500, cached=6_000)
     assert gp.cost == list_price("gpt-4o-mini", "openai", 10_000, 500, cached=6_000)
     assert cat.price_source is not None and cat.price_source.startswith("catalog")
     assert gp.price_source is not None and gp.price_source.startswith("genai-prices")
-    assert gp.tier is None and cat.tier == "gpt-4.1-mini"
-    full = lookup_prices("gpt-4.1-mini", "openai")
+    assert gp.tier is None and cat.tier == "gpt-5.4-mini"
+    full = lookup_prices("gpt-5.4-mini", "openai")
     assert full is not None and cat.cost < 10_000 * full.input / MTOK + 500 * full.output / MTOK
     assert (cat.cached_input_tokens, cat.reasoning_tokens) == (6_000, 200)
 

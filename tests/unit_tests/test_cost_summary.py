@@ -176,7 +176,7 @@ def test_eight_threads_times_500_calls_give_exact_totals() -> None:
     assert s.requests == 4_000 and s.succeeded == 4_000
     assert s.input_tokens == 500 * sum(100 + t for t in range(8))
     assert s.output_tokens == 500 * sum(10 + t for t in range(8))
-    p = lookup_prices("gpt-4.1-mini", "openai")
+    p = lookup_prices("gpt-5.4-mini", "openai")  # the UsageModel fakes' default model
     assert p is not None
     expected = sum(((100 + t) * p.input + (10 + t) * p.output) / MTOK for t in range(8)) * 500
     assert s.total_cost == expected

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from langchain_costrouter.models import local as local_model
 from langchain_costrouter.exceptions import ConfigError, LocalModelUnavailableError
+from langchain_costrouter.models import local as local_model
 from langchain_costrouter.models.catalog import Catalog
 
 

@@ -165,7 +165,7 @@ def test_calibrate_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     assert "25.0%" in out and "Thresholds((" in out and "LengthScorer()" in out
     assert main(["calibrate", "--prompts", str(prompts), "--budget", "1",
-                 "--strong-model", "gpt-4.1", "--weak-model", "gpt-4.1-nano"]) == 0
+                 "--strong-model", "gpt-5.5", "--weak-model", "gpt-5.4-nano"]) == 0
     assert "the budget allows 100.0% of the prompts" in capsys.readouterr().out
     assert main(["calibrate", "--prompts", str(prompts), "--target-quality", "0.9"]) == 2
     assert "--target-quality needs --data, --strong, --weak" in err(capsys)

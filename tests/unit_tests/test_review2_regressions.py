@@ -104,7 +104,7 @@ def test_calibrate_rejects_a_budget_that_is_not_a_usd_amount(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], budget: str
 ) -> None:
     code = main(["calibrate", "--prompts", _prompts(tmp_path), "--budget", budget,
-                 "--strong-model", "gpt-4.1", "--weak-model", "gpt-4.1-nano"])
+                 "--strong-model", "gpt-5.5", "--weak-model", "gpt-5.4-nano"])
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.count("\n") == 0 and "budget" in err and budget in err
@@ -114,7 +114,7 @@ def test_calibrate_rejects_negative_output_tokens(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(["calibrate", "--prompts", _prompts(tmp_path), "--budget", "1",
-                 "--strong-model", "gpt-4.1", "--weak-model", "gpt-4.1-nano",
+                 "--strong-model", "gpt-5.5", "--weak-model", "gpt-5.4-nano",
                  "--output-tokens", "-5"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "--output-tokens" in err and "-5" in err

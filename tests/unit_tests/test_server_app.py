@@ -393,7 +393,7 @@ async def test_models_endpoint_lists_configured_models() -> None:
     async with client_for(cfg) as c:
         data = (await c.get("/v1/models")).json()["data"]
     ids = {d["id"] for d in data}
-    assert {"gpt-4.1", "deepseek-chat", "deepseek", "claude-sonnet-4-5"} <= ids
+    assert {"gpt-5.4", "claude-sonnet-5-5", "claude-sonnet-5.5", "gemini-3.5-flash"} <= ids
 
 
 # configuration --------------------------------------------------------------------------
@@ -402,8 +402,8 @@ async def test_models_endpoint_lists_configured_models() -> None:
 def test_from_catalog_takes_latency_and_window_from_specs() -> None:
     cat = Catalog.default()
     cfg = ServerConfig.from_catalog(cat, latency_scale=0.1,
-                                    faults={"deepseek": FaultPlan(error_500=0.5)})
-    spec = cat["deepseek"]
+                                    faults={"claude-sonnet-5.5": FaultPlan(error_500=0.5)})
+    spec = cat["claude-sonnet-5.5"]
     for key in (spec.model, spec.name):
         b = cfg.models[key]
         assert b.p50_latency_ms == spec.p50_latency_ms

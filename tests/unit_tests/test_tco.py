@@ -18,10 +18,20 @@ from langchain_costrouter.exceptions import ConfigError, UnknownModelError
 from langchain_costrouter.models.catalog import Catalog
 from langchain_costrouter.routing.levels import Level
 
+# The three 2025 models of the published ROI table, added as pin-only entries: a new entry is
+# priced from genai-prices by its provider and model id, nothing typed here.
+ROI_MODELS = {"models": {
+    "gpt-4.1": {"provider": "openai", "model": "gpt-4.1", "base_url": "https://api.openai.com/v1"},
+    "claude-sonnet-4.5": {"provider": "anthropic", "model": "claude-sonnet-4-5",
+                          "base_url": "https://api.anthropic.com/v1/"},
+    "gemini-2.5-flash": {"provider": "google", "model": "gemini-2.5-flash",
+                         "base_url": "https://generativelanguage.googleapis.com/v1beta/openai/"},
+}}
+
 
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
-    return Catalog.default()
+    return Catalog.default().with_overrides(ROI_MODELS)
 
 
 ROI = MonthlyWorkload(input_tokens=50_000_000, output_tokens=20_000_000)
@@ -29,17 +39,19 @@ ROI = MonthlyWorkload(input_tokens=50_000_000, output_tokens=20_000_000)
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("gpt-4.1", Decimal(260)), ("claude-sonnet", Decimal(450)), ("gemini-flash", Decimal(65))],
+    [("gpt-4.1", Decimal(260)), ("claude-sonnet-4.5", Decimal(450)),
+     ("gemini-2.5-flash", Decimal(65))],
 )
 def test_published_roi_table(catalog: Catalog, name: str, expected: Decimal) -> None:
     # GPT-4.1 $2/$8: 100 + 160; Claude Sonnet 4.5 $3/$15: 150 + 300; Gemini 2.5 Flash: 15 + 50
+    assert name in catalog.pin_only()
     assert monthly_cost(catalog[name].prices, ROI) == expected
     line = next(ln for ln in tco(catalog, ROI).models if ln.name == name)
     assert line.monthly_cost == expected
 
 
 def test_long_context_tier_uses_request_shape_not_monthly_total(catalog: Catalog) -> None:
-    prices = catalog["claude-sonnet"].prices
+    prices = catalog["gpt-5.4"].prices
     assert prices is not None and prices.long_context is not None
     small = MonthlyWorkload(input_tokens=50_000_000, output_tokens=0,
                             input_tokens_per_request=8000)
@@ -50,7 +62,7 @@ def test_long_context_tier_uses_request_shape_not_monthly_total(catalog: Catalog
 
 
 def test_cache_hits_priced_at_cached_rate(catalog: Catalog) -> None:
-    p = catalog["gpt-4.1"].prices
+    p = catalog["gpt-5.4"].prices
     assert p is not None and p.cached_input is not None
     w = MonthlyWorkload(input_tokens=10_000_000, output_tokens=0, cache_hit_rate=Decimal("0.25"))
     assert monthly_cost(p, w) == Decimal("7.5") * p.input + Decimal("2.5") * p.cached_input
@@ -61,6 +73,12 @@ def test_strategies_and_baseline(catalog: Catalog) -> None:
     by = {ln.name: ln for ln in rep.strategies}
     premium, cheapest, router = by["always-premium"], by["always-cheapest"], by["ChatCostRouter"]
     assert rep.baseline == premium.detail and premium.saving == 0
+    # truthful baselines: the strongest model the router itself uses, and the cheapest listed
+    assert premium.detail == catalog.first_choice(Level.EXPERT) == "claude-opus-5.5"
+    assert cheapest.detail == "gpt-5.4-nano"
+    pinned_dearer = [n for n in catalog.pin_only()
+                     if monthly_cost(catalog[n].prices, ROI) > premium.monthly_cost]  # type: ignore[operator]
+    assert pinned_dearer == ["gpt-5.5-pro"]  # dearer, but the router never picks it
     assert cheapest.monthly_cost is not None and router.monthly_cost is not None
     assert cheapest.monthly_cost <= router.monthly_cost < premium.monthly_cost
     # the router line is each level's share at that level's cheapest candidate
@@ -89,7 +107,7 @@ def test_unpriced_model_is_none_not_zero(catalog: Catalog) -> None:
 
 
 def test_cost_per_1k_requests_at_bench_shape(catalog: Catalog) -> None:
-    p = catalog["gpt-4.1"].prices
+    p = catalog["gpt-5.4"].prices
     assert p is not None
     assert cost_per_1k_requests(p) == (2048 * p.input + 512 * p.output) / 1000
 
@@ -103,3 +121,9 @@ def test_parsers() -> None:
         parse_tokens("lots")
     with pytest.raises(ConfigError, match="cache hit rate"):
         MonthlyWorkload(input_tokens=1, output_tokens=1, cache_hit_rate=Decimal(2))
+    for bad in ("nan", "inf", "-Infinity", "sNaN"):
+        with pytest.raises(ConfigError, match="finite"):
+            MonthlyWorkload.from_mapping({"input_tokens": 1, "output_tokens": 1,
+                                          "cache_hit_rate": bad})
+        with pytest.raises(ConfigError, match="finite"):
+            parse_mix(f"trivial={bad},expert=0.5")

@@ -1,0 +1,39 @@
+"""A lone surrogate in a prompt is a clear ConfigError before anything is sent."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+from langchain_costrouter.exceptions import ConfigError, InvalidTextError
+from langchain_costrouter.text_check import check_messages, check_payload, check_text
+
+
+def test_a_lone_surrogate_is_named_with_its_message_and_position() -> None:
+    with pytest.raises(InvalidTextError) as info:
+        check_messages([SystemMessage("be brief"), HumanMessage("caf\udce9 au lait")])
+    err = info.value
+    assert isinstance(err, ConfigError)
+    assert (err.position, err.codepoint) == (3, 0xDCE9)
+    assert "message 1 (human) content" in str(err) and "U+DCE9" in str(err)
+    assert "UTF-8" in str(err)
+
+
+def test_content_blocks_tool_calls_and_dict_messages_are_checked() -> None:
+    with pytest.raises(InvalidTextError, match=r"content\[1\]\.text"):
+        check_messages([HumanMessage(content=[{"type": "text", "text": "ok"},
+                                              {"type": "text", "text": "bad \ud83d"}])])
+    call = {"name": "search", "args": {"q": "x\ud800"}, "id": "c1", "type": "tool_call"}
+    with pytest.raises(InvalidTextError, match="tool_calls"):
+        check_messages([AIMessage(content="", tool_calls=[call])])
+    with pytest.raises(InvalidTextError, match=r"message 0 \(user\)"):
+        check_messages([{"role": "user", "content": "\udfff"}])
+    with pytest.raises(InvalidTextError, match="tools"):
+        check_payload([{"function": {"description": "d\ud800"}}], "tools")
+
+
+def test_real_unicode_passes_untouched() -> None:
+    text = "emoji 🙂, accents é, CJK 漢字, RTL עברית, zero-width \u200b"
+    assert check_text(text, "prompt") == text
+    check_messages([HumanMessage(text), {"role": "user", "content": [{"text": text}]}])
+    text.encode("utf-8")  # what the HTTP client will do
