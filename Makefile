@@ -13,7 +13,10 @@ $(VENV)/.base: pyproject.toml
 	$(PY) -m pip install -q -e .
 	touch $@
 
-$(VENV)/.test: pyproject.toml $(VENV)/.base
+# llama-cpp-python first, from a wheel built without AMX (see scripts/install_local_model.py):
+# the extra pins the same version, so pip keeps it and never builds its own.
+$(VENV)/.test: pyproject.toml $(VENV)/.base scripts/install_local_model.py
+	$(PY) scripts/install_local_model.py
 	$(PY) -m pip install -q -e '.[test,local-model]'
 	touch $@
 

@@ -401,3 +401,78 @@ class CascadeCheckError(CostRouterError):
         self.check = check
         detail = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
         super().__init__(f"cascade check {check!r} failed: {detail}")
+
+
+# -- lanes and batches (flex tiers, provider Batch APIs) -------------------------------------
+
+
+class BatchLaneUnavailableError(ConfigError):
+    """A call asked for a lane (``flex``/``batch``) that the chosen model does not offer."""
+
+    def __init__(
+        self, model: str, provider: str, lane: str, offered: Sequence[str],
+        item: int | None = None,
+    ) -> None:
+        self.model, self.provider, self.lane, self.offered = model, provider, lane, list(offered)
+        self.item = item
+        where = f"item {item}: " if item is not None else ""
+        super().__init__(
+            f"{where}model {model!r} (provider {provider!r}) has no {lane} lane; it offers "
+            f"{', '.join(self.offered)}. Pick another model, or allow a fallback lane "
+            f"(fallback_lanes=('flex', 'realtime'))"
+        )
+
+
+class BatchError(CostRouterError):
+    """Base class of run-time errors of batch jobs."""
+
+
+class UnknownBatchError(BatchError, KeyError):
+    """No job (or provider batch) with this id."""
+
+    def __init__(self, job_id: str, where: str, known: Sequence[str] = ()) -> None:
+        self.job_id, self.where = job_id, where
+        hint = f"; known: {', '.join(list(known)[:5])}" if known else ""
+        super().__init__(f"unknown batch job {job_id!r} in {where}{hint}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class BatchTransportError(BatchError):
+    """A batch endpoint answered with an error status or an unreadable body."""
+
+    def __init__(self, provider: str, action: str, status: int | None, detail: str) -> None:
+        self.provider, self.action, self.status = provider, action, status
+        code = f"HTTP {status}" if status is not None else "no response"
+        super().__init__(f"{provider} batch {action} failed ({code}): {detail[:300]}")
+
+
+class BatchItemError(BatchError):
+    """One item of a batch that has no answer: it failed, expired, was cancelled, or its
+    result line was unreadable. ``index`` is its position in the inputs."""
+
+    kind: str = "failed"
+
+    def __init__(self, index: int, custom_id: str, kind: str, message: str) -> None:
+        self.index, self.custom_id, self.kind, self.message = index, custom_id, kind, message
+        super().__init__(f"batch item {index} ({custom_id}) {kind}: {message[:300]}")
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.index, self.custom_id, self.kind, self.message))
+
+
+class MalformedBatchResultError(BatchItemError):
+    """A result line that is not valid JSON or lacks the fields of its format."""
+
+
+class FlexCapacityError(CostRouterError):
+    """The flex tier refused the call (HTTP 429 ``resource_unavailable``) and the policy
+    neither waits any longer nor falls back to realtime."""
+
+    def __init__(self, model: str, attempts: int) -> None:
+        self.model, self.attempts = model, attempts
+        super().__init__(
+            f"flex capacity unavailable for model {model!r} after {attempts} attempt(s); "
+            "set on_unavailable='realtime' to fall back, or wait longer"
+        )

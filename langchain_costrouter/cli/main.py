@@ -21,6 +21,7 @@ EXIT_INTERRUPTED = 130
 
 def build_parser() -> argparse.ArgumentParser:
     from langchain_costrouter.cli import (
+        batch_cmd,
         bench,
         calibrate_cmd,
         demo,
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Route LangChain chat calls to the cheapest capable model; measure it.",
     )
     sub = parser.add_subparsers(
-        dest="command", metavar="{tco,demo,bench,eval-router,train-scorer,calibrate,report}"
+        dest="command",
+        metavar="{tco,demo,bench,eval-router,train-scorer,calibrate,batch,report}",
     )
     sub.required = True
     tco_cmd.add_parser(sub)
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_router.add_parser(sub)
     train_scorer.add_parser(sub)
     calibrate_cmd.add_parser(sub)
+    batch_cmd.add_parser(sub)
     report_cmd.add_parser(sub)
     return parser
 

@@ -47,6 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--catalog", metavar="FILE", help="YAML/JSON catalog overrides")
     p.add_argument("--json", metavar="PATH", help="write the report as JSON")
     p.add_argument("--plot", metavar="PATH", help="write a PNG bar chart")
+    p.add_argument("--lane-mix", metavar="MIX",  # cli/tco_lanes.py
+                   help="share of traffic that can wait, e.g. batch=0.3,flex=0.1")
     p.set_defaults(func=run)
 
 
@@ -134,6 +136,12 @@ def run(args: argparse.Namespace) -> int:
     workload = workload_from_args(args)
     catalog = Catalog.from_file(args.catalog) if args.catalog else Catalog.default()
     rep = tco(catalog, workload, baseline=args.baseline)
+    if args.lane_mix:  # lanes: cli/tco_lanes.py
+        from langchain_costrouter.cli.tco_lanes import lane_mix_line, parse_lane_mix
+        from langchain_costrouter.models.lanes import with_lanes
+
+        rep.strategies.append(lane_mix_line(with_lanes(catalog), workload,
+                                            parse_lane_mix(args.lane_mix), rep.baseline_cost))
     render(rep)
     con = out.console()
     if args.json:

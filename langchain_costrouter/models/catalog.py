@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import (
@@ -114,6 +114,11 @@ class ModelSpec(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0)
     tokenizer: EncodingName = "o200k_base"
     """tiktoken encoding used to count this model's prompts (an estimate for non-OpenAI models)."""
+    # -- lanes (flex / batch); see models/lanes.py -------------------------------------------
+    lanes: dict[Literal["flex", "batch"], Prices | None] = Field(default_factory=dict)
+    """Cheaper lanes beyond realtime and their prices; ``None``: that lane's price from
+    genai-prices (unknown stays ``None``, never the realtime price). Empty: realtime only."""
+    # -- end lanes ----------------------------------------------------------------------------
 
     @field_validator("api_key_env")
     @classmethod

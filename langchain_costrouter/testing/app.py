@@ -317,8 +317,19 @@ def _routes(state: ServerState) -> list[Route]:
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "time": time.time()})
 
+    # lanes: flex tier on the chat route, OpenAI and Anthropic batch APIs (testing/batches.py)
+    from langchain_costrouter.testing.batches import BatchServer
+    from langchain_costrouter.testing.flex import FlexGate, FlexScript, flex_routes
+    from langchain_costrouter.testing.message_batches import message_batch_routes
+    from langchain_costrouter.testing.openai_batches import openai_routes
+
+    state.batches, state.flex = BatchServer(state), FlexScript()  # type: ignore[attr-defined]
+    lane_routes = [*openai_routes(state.batches), *message_batch_routes(state.batches),  # type: ignore[attr-defined]
+                   *flex_routes(state.flex)]  # type: ignore[attr-defined]
     return [
-        Route("/v1/chat/completions", ChatCompletions(state), methods=["POST"]),
+        *lane_routes,
+        Route("/v1/chat/completions", FlexGate(ChatCompletions(state), state.flex),  # type: ignore[attr-defined]
+              methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/admin/stats", stats, methods=["GET"]),

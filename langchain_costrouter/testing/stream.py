@@ -37,7 +37,7 @@ def completion_body(
             }
         ],
         "usage": usage,
-        "service_tier": "default",
+        "service_tier": "flex" if body.get("service_tier") == "flex" else "default",
         "system_fingerprint": "fp_costrouter",
     }
 
@@ -73,7 +73,7 @@ def sse_events(
         "object": "chat.completion.chunk",
         "created": comp["created"],
         "model": comp["model"],
-        "service_tier": "default",
+        "service_tier": comp["service_tier"],
         "system_fingerprint": comp["system_fingerprint"],
     }
     extra = {"usage": None} if include_usage else {}

