@@ -124,7 +124,7 @@ def route_of(response_metadata: Mapping[str, Any] | None) -> RouteInfo | None:
         currency=_str(entry.get("currency")) or "USD",
         usage_estimated=entry.get("usage_estimated") is True,
         cascade_exhausted=exhausted if isinstance(exhausted, bool) else None,
-        lane=_str(entry.get("lane")),
+        lane=_str(entry.get("lane")) or _str((response_metadata or {}).get("costrouter_lane")),
         reason=_str(entry.get("reason")),
         scored_level=_str(entry.get("scored_level")),
         served_level=_str(entry.get("served_level")),

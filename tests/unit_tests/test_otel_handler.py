@@ -125,3 +125,13 @@ def test_an_error_that_carries_its_route_keeps_tier_cost_and_attempts() -> None:
     assert (a[sc.TIER], a[sc.COST_USD_EXACT], a[sc.ROUTE_REASON]) == ("b", "0.0004", "fallback")
     assert (a[sc.SCORED_LEVEL], a[sc.SERVED_LEVEL]) == ("trivial", "standard")
     assert len([s for s in spans.get_finished_spans() if s.parent is not None]) == 1
+
+
+def test_the_lane_of_a_call_is_read_where_the_batch_lane_writes_it() -> None:
+    h, spans = setup()
+    result = answer(ENTRY)
+    msg = result.generations[0][0].message
+    msg.response_metadata = {**msg.response_metadata, "costrouter_lane": "flex"}
+    h.on_llm_end(result, run_id=start(h))
+    call = next(s for s in spans.get_finished_spans() if s.parent is None)
+    assert call.attributes[sc.LANE] == "flex"
