@@ -68,7 +68,13 @@ def catalog(server: LocalServer) -> Catalog:
     return Catalog.build({"models": models, "levels": {lv: [lv] for lv in LEVELS}})
 
 
+CUTS = (0.25, 0.45, 0.65)
+"""The test scorers return 0.1 (trivial) or 0.9 (expert) on this scale."""
+
+
 def make_router(server: LocalServer, **kw: Any) -> ChatCostRouter:
+    if "scorer" in kw:
+        kw.setdefault("thresholds", CUTS)
     return ChatCostRouter(catalog=catalog(server), breakers=False, escalate=False, **kw)
 
 
