@@ -152,7 +152,8 @@ def test_a_pin_only_model_is_planned_at_the_scored_level_not_silently_expert() -
          "prices": Prices(input=Decimal("1"), output=Decimal("4"))},
     ]
     levels = {lv: ["cheap"] for lv in ("trivial", "standard", "complex", "expert")}
-    router = ChatCostRouter(catalog=Catalog.build({"models": models, "levels": levels}))
+    router = ChatCostRouter(catalog=Catalog.build({"models": models, "levels": levels}),
+                            scorer=lambda messages: 0.1, thresholds=(0.25, 0.45, 0.65))
     meta = router.invoke("hi", model="special").response_metadata["costrouter"]
     assert meta["tier"] == "special" and meta["reason"] == "pinned"
     assert meta["level"] == meta["scored_level"] == "trivial"
