@@ -113,10 +113,10 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
     own estimates never use it: they count the output cap (``max_tokens``, else each model's
     ``max_output_tokens`` within its context window), so estimates and ceilings are upper
     bounds, not a guess. Set ``max_tokens`` for tight ones."""
-    escalate: bool | Literal["up", "down"] = True
-    """When every candidate of a level fails, try the other levels' models: ``"up"``/``True``
-    higher levels first, ``"down"`` lower levels first, ``False`` none. The last resort is
-    whichever healthy model is left."""
+    escalate: bool | Literal["up", "down", "any"] = True
+    """When every candidate of a level fails, try other levels' models: ``"up"``/``True`` only
+    higher levels (never a cheaper class), ``"any"`` higher then lower, ``"down"`` lower then
+    higher, ``False`` none."""
     cascade: Check | Sequence[Check] | None = None
     """Checks of each answer (``invoke``/``ainvoke`` only; see ``langchain_costrouter.cascade``).
     A rejected answer is paid for and escalates to a model of a higher level or price; the

@@ -58,6 +58,7 @@ SelectionPolicy = Callable[[Sequence[Candidate], "Decimal | None"], list[Candida
 
 _INF = Decimal("Infinity")
 CeilingMode = Literal["hard", "soft"]
+Escalate = bool | Literal["up", "down", "any"]
 
 
 def cost_key(c: Candidate) -> Decimal:
@@ -151,7 +152,7 @@ def make_plan(
     policy: SelectionPolicy,
     tools: Sequence[dict[str, Any]] | None = None,
     has_key: Callable[[ModelSpec], bool] = lambda spec: True,
-    escalate: bool | Literal["up", "down"] = True,
+    escalate: Escalate = True,
     ceiling_mode: CeilingMode = "hard",
     scored_level: Level | None = None,
     pinned: bool = False,
@@ -159,10 +160,12 @@ def make_plan(
 ) -> RoutePlan:
     """Price and filter the candidates of ``level`` (or the pinned ``names``) and order them.
 
-    Fallbacks after the level's own candidates are those of the other levels, each group
-    ordered by the same policy, so an outage of every model of a level still gets an answer:
-    ``"up"`` (or ``True``) tries the higher levels first, then the lower ones; ``"down"`` the
-    lower first (cheaper, for cost-bound workloads); ``False`` keeps only the level's own.
+    Fallbacks after the level's own candidates are those of other levels, each group ordered
+    by the same policy, so an outage of every model of a level still gets an answer:
+    ``"up"`` (or ``True``, the default) tries only the higher levels, so a call never falls
+    to a cheaper class unless asked; ``"any"`` the higher levels, then the lower ones;
+    ``"down"`` the lower first (cheaper, for cost-bound workloads), then the higher;
+    ``False`` keeps only the level's own.
 
     A ``"hard"`` ceiling drops every candidate whose estimate is over it (or unknown) and raises
     :class:`CostCeilingError` naming the cheapest estimate when none is left; a ``"soft"`` one
@@ -248,7 +251,7 @@ def _groups(catalog: Catalog, level: Level, names: tuple[str, ...] | None,
         if escalate:
             above = [lv for lv in LEVELS if lv.rank > level.rank]
             below = [lv for lv in reversed(LEVELS) if lv.rank < level.rank]
-            order = below + above if escalate == "down" else above + below
+            order = {"down": below + above, "any": above + below}.get(str(escalate), above)
             raw += [(lv, catalog.levels[lv]) for lv in order]
     seen: set[str] = set()
     groups = []
