@@ -32,6 +32,7 @@ from langchain_costrouter.models.pool import ModelPool
 from langchain_costrouter.models.streaming import async_chunks, sync_chunks
 from langchain_costrouter.models.structured import structured_output_runnable
 from langchain_costrouter.pricing.images import has_images
+from langchain_costrouter.redact import scrub_text
 from langchain_costrouter.resilience.breaker import Breakers, Health
 from langchain_costrouter.resilience.concurrency import ConcurrencyLimiter
 from langchain_costrouter.resilience.failures import Classify
@@ -184,7 +185,8 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
         catalog_params = {
             "levels": {lv.value: list(n) for lv, n in cat.levels.items()},
             # what serves each name: two routers over different endpoints never share a cache
-            "models": {n: [s.provider, s.model, s.base_url] for n, s in cat.models.items()},
+            "models": {n: [s.provider, s.model, scrub_text(s.base_url) if s.base_url else None]
+                       for n, s in cat.models.items()},
         }
         scorer, thresholds = resolve_scorer(self.scorer, self.thresholds)
         pool = ModelPool(self.api_key, self.timeout)

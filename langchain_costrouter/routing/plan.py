@@ -25,6 +25,7 @@ from langchain_costrouter.exceptions import (
 from langchain_costrouter.models.catalog import Catalog, ModelSpec
 from langchain_costrouter.pricing.resolver import estimate_cost
 from langchain_costrouter.pricing.tokens import count_messages
+from langchain_costrouter.redact import scrub_text
 from langchain_costrouter.routing.levels import LEVELS, Level
 
 
@@ -195,7 +196,7 @@ def make_plan(
                 )
                 continue
             if reason is None and not has_key(spec):
-                reason = f"missing API key {spec.api_key_env}"
+                reason = scrub_text(f"missing API key {spec.api_key_env}")
                 _warn_no_key(spec)
             if reason is not None:
                 skipped[name] = reason
@@ -272,7 +273,8 @@ def _warn_no_key(spec: ModelSpec) -> None:
     if spec.name not in _warned_keys:
         _warned_keys.add(spec.name)
         warnings.warn(
-            f"model {spec.name!r} is skipped: its API key variable {spec.api_key_env} is not set",
+            scrub_text(f"model {spec.name!r} is skipped: its API key variable "
+                       f"{spec.api_key_env} is not set"),
             MissingKeyWarning,
             stacklevel=4,
         )
