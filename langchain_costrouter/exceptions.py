@@ -352,6 +352,17 @@ class LocalModelUnavailableError(ConfigError):
         )
 
 
+class TelemetryUnavailableError(ConfigError):
+    """OpenTelemetry was asked for but ``opentelemetry-api``/``-sdk`` is not installed."""
+
+    def __init__(self, missing: str) -> None:
+        self.missing = missing
+        super().__init__(
+            f"OpenTelemetry telemetry needs {missing}, which is not installed: "
+            "pip install 'langchain-costrouter[otel]'"
+        )
+
+
 class LocalModelServerError(CostRouterError):
     """The llama.cpp child server exited or did not answer within its start timeout."""
 
@@ -412,6 +423,15 @@ class CostCeilingError(CostRouterError):
         super().__init__(
             f"no model fits the cost ceiling of ${ceiling} for this {level}-level call: {least}; "
             "raise max_cost, or pass ceiling='soft' to serve it over the ceiling")
+
+
+class ArtifactError(ConfigError):
+    """A scorer artifact cannot be used (another format version, corrupted, truncated)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"scorer artifact {path}: {problem}")
 
 
 class CascadeCheckError(CostRouterError):

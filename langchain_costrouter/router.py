@@ -39,6 +39,7 @@ from langchain_costrouter.resilience.concurrency import ConcurrencyLimiter
 from langchain_costrouter.resilience.failures import Classify
 from langchain_costrouter.resilience.failures import classify as classify_failure
 from langchain_costrouter.resilience.retry import RetryPolicy
+from langchain_costrouter.routing.call_plan import plan_request
 from langchain_costrouter.routing.config import (
     build_catalog,
     check_names,
@@ -52,7 +53,6 @@ from langchain_costrouter.routing.lanes import LaneEntries
 from langchain_costrouter.routing.metadata import METADATA_KEY
 from langchain_costrouter.routing.plan import RoutePlan, SelectionPolicy, cheapest_within_ceiling
 from langchain_costrouter.routing.preplan import PlanFirst
-from langchain_costrouter.routing.request import plan_request
 from langchain_costrouter.routing.scorers import Scorer, Thresholds, resolve_scorer
 
 __all__ = ["METADATA_KEY", "ChatCostRouter"]
