@@ -296,7 +296,8 @@ def test_a_downgrade_says_budget_downgrade_and_keeps_the_scored_level() -> None:
     specs = [_spec("small", "0.1", "0.4"), _spec("mid", "1", "4"), _spec("big", "10", "40")]
     cat = Catalog.build({"models": specs, "levels": {
         "trivial": ["small"], "standard": ["mid"], "complex": ["big"], "expert": ["big"]}})
-    r = ChatCostRouter(catalog=cat, scorer=lambda messages: 0.99)  # every prompt is expert
+    r = ChatCostRouter(catalog=cat, scorer=lambda messages: 0.99,  # every prompt is expert
+                       thresholds=(0.25, 0.45, 0.65))
     msgs = [_human("hello")]
     costs = {n: r.plan(msgs, model=n, max_tokens=512).estimated_cost for n in ("small", "big")}
     assert r.plan(msgs).tier == "big"
