@@ -293,7 +293,7 @@ def _warn_no_key(spec: ModelSpec) -> None:
             scrub_text(f"model {spec.name!r} is skipped: its API key variable "
                        f"{spec.api_key_env} is not set"),
             MissingKeyWarning,
-            stacklevel=4,
+            stacklevel=5,  # _warn_no_key, make_plan, plan_request, plan, the caller
         )
 
 
