@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from langchain_costrouter.batch.store import ChunkRow, ItemRow, JobStore
-from langchain_costrouter.budget.amounts import AmountReservation
+from langchain_costrouter.budget.amounts import AmountReservation, check_amount
 from langchain_costrouter.exceptions import (
     BudgetBusyError,
     BudgetExceededError,
@@ -105,23 +105,28 @@ class ChunkBudgets:
         if not self.active:
             return
         self.need_guard()
-        done: list[ChunkRow] = []
+        todo = [c for c in chunks if c.state == "planned"
+                and (state_of(c) or {"state": "planned"})["state"] in ("planned", "reserving")]
+        if not todo:
+            return
         try:
-            for chunk in chunks:
+            estimates = [estimate(self.store.items(self.job_id, chunk_no=c.chunk_no))
+                         for c in todo]
+            usds = [u for u, _ in estimates]
+            check_amount(self.guard, usd=None if None in usds else sum(usds, Decimal(0)),
+                         tokens=sum(t for _, t in estimates), metadata=self.scopes,
+                         model=todo[0].tier)
+            for chunk, (usd, tokens) in zip(todo, estimates, strict=True):
                 st = state_of(chunk) or {"state": "planned"}
-                if chunk.state != "planned" or st["state"] not in ("planned", "reserving"):
-                    continue
                 if st["state"] == "reserving":  # a crash mid-reserve: it may hold the room
                     self.guard.release_amount(self.rid(chunk))
                 self._set(chunk.chunk_no, {"state": "reserving"})
-                usd, tokens = estimate(self.store.items(self.job_id, chunk_no=chunk.chunk_no))
                 res = self.guard.reserve_amount(
                     self.rid(chunk), usd=usd, tokens=tokens, metadata=self.scopes,
                     ttl=RESERVATION_TTL_S, model=chunk.tier)
                 self._set(chunk.chunk_no, {"state": "reserved", "res": res.to_json(),
                                            "estimate": {"usd": None if usd is None else str(usd),
                                                         "tokens": tokens}})
-                done.append(chunk)
         except (BudgetExceededError, BudgetBusyError, BudgetUnpricedError) as e:
             for chunk in self.store.chunks(self.job_id):
                 st = state_of(chunk)

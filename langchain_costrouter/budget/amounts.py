@@ -110,6 +110,27 @@ def _exceeded(found: tuple[Any, Charge, Tally], now: float) -> BudgetExceededErr
     )
 
 
+def check_amount(
+    guard: BudgetGuard, *, usd: Decimal | str | int | None, tokens: int,
+    metadata: Mapping[str, Any] | None = None, model: str | None = None,
+) -> None:
+    """Raise :class:`BudgetExceededError` when settled spend plus this amount is over a
+    limit (what several reservations made one after another will need in all). Reserves
+    nothing; a ledger that is down is left to :func:`reserve_amount` to handle."""
+    cost, n = _usd(usd, "amount check"), _tokens(tokens, "amount check")
+    scopes = scopes_of(metadata)
+    amounts = _amounts(guard, cost, n, model)
+    now = guard.clock()
+    charges = guard._charges(scopes, amounts, now)
+    try:
+        tallies = guard.ledger.tallies(guard._queries(scopes, now), now=now)
+    except LedgerUnavailableError:
+        tallies = [Tally(0)] * len(charges)
+    refused = _over(guard, scopes, charges, tallies, now, settled=True)
+    if refused is not None:
+        raise _exceeded(refused, now)
+
+
 def reserve_amount(
     guard: BudgetGuard, rid: str, *, usd: Decimal | str | int | None, tokens: int,
     metadata: Mapping[str, Any] | None = None, ttl: float | None = None,
