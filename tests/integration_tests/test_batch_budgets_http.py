@@ -249,3 +249,23 @@ def test_a_kill_between_collect_and_settle_is_settled_once_on_resume(
     assert guard.status(SCOPE).per_budget["tokens/day"].spent == tokens
     BatchJob.resume(job_id, store, router=router, budget=batch_guard(ledger)).poll()
     assert usd_row(batch_guard(ledger)).spent == cost
+
+
+async def test_the_async_twin_reserves_and_settles_the_same_way(url, server, tmp_path):
+    from langchain_costrouter.batch import asubmit_batch
+
+    router = lane_router(server.base_url)
+    guard = BudgetGuard(budgets=[Budget.usd("5", per="day", scope="team")],
+                        ledger=SQLiteLedger(tmp_path / "ledger.db"))
+    script(url, polls_to_end=2)
+    job = await asubmit_batch(router, prompts(6), store=tmp_path / "j.db", model="gpt-4.1",
+                              budget=guard, metadata=SCOPE)
+    assert usd_row(guard).reserved == job.estimated_cost()
+
+    async def no_sleep(s: float) -> None:
+        return None
+
+    st = await job.wait_async(poll_s=0.0, sleep=no_sleep)
+    assert st.done
+    cost, _ = batch_cost(router, job)
+    assert usd_row(guard).spent == cost and usd_row(guard).reserved == 0
