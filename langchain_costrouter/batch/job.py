@@ -39,7 +39,7 @@ from langchain_costrouter.batch.planning import plan_job
 from langchain_costrouter.batch.realtime import run_item
 from langchain_costrouter.batch.store import ITEM_DONE, ChunkRow, ItemRow, JobStore
 from langchain_costrouter.batch.transport import OpenAIBatches, Transport
-from langchain_costrouter.budget.budgets import scopes_of
+from langchain_costrouter.budget.budgets import ANONYMOUS, scopes_of
 from langchain_costrouter.exceptions import (
     BatchError,
     BatchItemError,
@@ -101,7 +101,8 @@ class BatchJob:
     @classmethod
     def resume(cls, job_id: str, store: JobStore | str | os.PathLike[str] = "costrouter-batches.db",
                **kwargs: Any) -> BatchJob:
-        """The stored job ``job_id``; submits only chunks never submitted."""
+        """The stored job ``job_id``; submits only chunks never submitted. A job submitted under
+        a budget needs ``budget=`` (the same guard, or one over the same ledger)."""
         job = cls(job_id, store, **kwargs)
         job.submit()
         return job
@@ -365,11 +366,16 @@ def submit_batch(router: Any, inputs: Sequence[Any], *,
                        retry=retry, job_id=job_id, call_kwargs=call_kwargs)
     row = planned.job
     if budget is not None:
-        row = replace(row, options=json.dumps({**row.opts(), "budget": scopes_of(metadata)}))
+        row = replace(row, options=json.dumps({**row.opts(), "budget": _scopes(metadata)}))
     st.create_job(row, planned.chunks, planned.items)
     job = BatchJob(row.id, st, router=router, sinks=sinks, transports=transports, budget=budget)
     job.submit()
     return job
+
+
+def _scopes(metadata: Mapping[str, Any] | None) -> dict[str, str]:
+    """The budget scopes of ``metadata`` as stored with the job (API keys already hashed)."""
+    return {k: v for k, v in scopes_of(metadata).items() if k != "global" and v != ANONYMOUS}
 
 
 async def asubmit_batch(router: Any, inputs: Sequence[Any], **kwargs: Any) -> BatchJob:

@@ -269,3 +269,17 @@ async def test_the_async_twin_reserves_and_settles_the_same_way(url, server, tmp
     assert st.done
     cost, _ = batch_cost(router, job)
     assert usd_row(guard).spent == cost and usd_row(guard).reserved == 0
+
+
+@pytest.mark.parametrize("key", [{"api_key": "sk-live-abcdef0123456789"}, {}])
+def test_retried_items_charge_the_same_api_key_scope_as_the_batches(url, server, tmp_path, key):
+    router = lane_router(server.base_url)
+    guard = BudgetGuard(budgets=[Budget.usd("5", per="day", scope="api_key")])
+    script(url, expire_after=3)
+    job = submit_batch(router, prompts(5), store=tmp_path / "j.db", model="gpt-4.1",
+                       budget=guard, metadata=key, retry=True)
+    assert "sk-live" not in job.store.job(job.id).options  # only the key's hash is stored
+    st = job.wait(**NO_WAIT)
+    assert st.items == {"succeeded": 5}
+    row = guard.status(key).per_budget["usd/day/api_key"]
+    assert row.spent == job.cost() and row.reserved == 0  # batches and retries, one scope
