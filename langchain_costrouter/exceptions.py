@@ -378,6 +378,42 @@ class RoutingDataError(ConfigError):
         super().__init__(f"{where}: {problem}")
 
 
+class StreamCutError(StreamInterruptedError):
+    """A routed stream broke after its first chunk; what went out is billed.
+
+    ``usage_metadata`` is the prompt plus the counted tokens of the delivered text (estimated),
+    ``cost`` their price (``None``: unpriced), ``route`` the router's metadata entry, so a cost
+    handler or budget can charge the call instead of recording it as free.
+    """
+
+    def __init__(self, tier: str, streamed: str, cause: BaseException, *,
+                 usage_metadata: dict[str, Any], cost: Decimal | None,
+                 route: dict[str, Any]) -> None:
+        from langchain_costrouter.redact import scrub_text
+
+        super().__init__(tier, streamed, cause)
+        self.args = (scrub_text(str(self.args[0])),)  # the cause's text may echo a key
+        self.usage_metadata = usage_metadata
+        self.cost = cost
+        self.route = route
+
+
+class CostCeilingError(CostRouterError):
+    """No candidate's estimate fits the call's hard cost ceiling (``max_cost``)."""
+
+    def __init__(self, *, ceiling: Decimal, cheapest: Decimal | None, model: str | None,
+                 level: str) -> None:
+        self.ceiling = ceiling
+        self.cheapest = cheapest
+        self.model = model
+        self.level = level
+        least = (f"the cheapest estimate is ${cheapest} ({model})" if cheapest is not None
+                 else "no candidate is priced")
+        super().__init__(
+            f"no model fits the cost ceiling of ${ceiling} for this {level}-level call: {least}; "
+            "raise max_cost, or pass ceiling='soft' to serve it over the ceiling")
+
+
 class CascadeCheckError(CostRouterError):
     """A cascade check raised instead of accepting or rejecting an answer.
 

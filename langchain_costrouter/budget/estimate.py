@@ -21,14 +21,14 @@ from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable, RunnableBinding
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from langchain_costrouter.pricing.prices import Prices, TokenUsage, cost_of, lookup_prices
+from langchain_costrouter.pricing.prices import Prices, TokenUsage, cost_of
+from langchain_costrouter.pricing.resolver import default_pricer, reported_usage
 from langchain_costrouter.pricing.tokens import count_messages
+from langchain_costrouter.routing.metadata import RouteInfo
+from langchain_costrouter.routing.overrides import CONFIGURABLE
 
-ROUTER_OVERRIDES = {
-    "costrouter_model": "model",
-    "costrouter_level": "level",
-    "costrouter_max_cost": "max_cost",
-}
+ROUTER_OVERRIDES = CONFIGURABLE
+"""The router's own map of ``configurable`` keys to call kwargs (one map, shared)."""
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,8 @@ def router_overrides(
 ) -> dict[str, Any]:
     """Per-call router overrides from call kwargs and ``configurable`` (kwargs win)."""
     out = {v: configurable[k] for k, v in ROUTER_OVERRIDES.items() if (configurable or {}).get(k)}
-    out.update(
-        {k: kwargs[k] for k in ("model", "level", "max_cost", "max_tokens") if kwargs.get(k)}
-    )
+    keys = (*ROUTER_OVERRIDES.values(), "max_tokens")
+    out.update({k: kwargs[k] for k in keys if kwargs.get(k)})
     return out
 
 
@@ -140,8 +139,8 @@ def model_estimate(
     )
     if prices is not None and name in prices:
         p = prices[name]
-    else:
-        p = lookup_prices(name) if name else None
+    else:  # the one resolver: catalog first, then genai-prices (as the cost handler prices it)
+        p = default_pricer().match(name, None).prices if name else None
     cost = cost_of(p, TokenUsage(input_tokens=n_in, output_tokens=int(n_out)))
     return Estimate(name, n_in, int(n_out), cost, p)
 
@@ -152,14 +151,14 @@ def actual_usage(message: Any, estimate: Estimate) -> tuple[int | None, Decimal 
         return None, None
     um = getattr(message, "usage_metadata", None)
     tokens: int | None = None
-    usage = TokenUsage.from_usage_metadata(um) if um else None
+    usage = reported_usage(um, estimate.model or "unknown")  # a bad report is no report
     if usage is not None:
-        tokens = int(um.get("total_tokens") or (usage.input_tokens + usage.output_tokens))
-    meta = (getattr(message, "response_metadata", None) or {}).get("costrouter") or {}
-    if meta.get("cost_usd") is not None:
-        return tokens, Decimal(str(meta["cost_usd"]))
-    if meta:  # the router priced the call and could not (an unpriced model served or was
-        return tokens, None  # paid for in a cascade): the planned model's prices would be wrong
+        tokens = usage.input_tokens + usage.output_tokens
+    route = RouteInfo.parse(getattr(message, "response_metadata", None))
+    if route is not None and route.cost is not None:
+        return tokens, route.cost
+    if route is not None:  # the router priced the call and could not (an unpriced model
+        return tokens, None  # served or was paid for in a cascade): the plan's prices are wrong
     if usage is not None and estimate.prices is not None:
         return tokens, cost_of(estimate.prices, usage)
     return tokens, None

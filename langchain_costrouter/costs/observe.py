@@ -1,5 +1,9 @@
 """What a run's end event tells: model, provider, usage, router metadata, output text.
 
+The router's entry is read by :class:`~langchain_costrouter.routing.metadata.RouteInfo` (the one
+parser), and provider usage passes the resolver's check: a report that fails it is treated as
+no report (so the call is estimated, never billed from garbage).
+
 Also the fallback when a provider sends no usage: tiktoken counts of the prompt captured at the
 start event and of the output (``estimate``), marked ``estimated`` on the record.
 """
@@ -9,14 +13,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import LLMResult
 
 from langchain_costrouter.pricing.prices import TokenUsage
+from langchain_costrouter.pricing.resolver import reported_usage
 from langchain_costrouter.pricing.tokens import EncodingName, count_messages, count_text
+from langchain_costrouter.routing.metadata import RouteInfo
 
 
 @dataclass(slots=True)
@@ -38,6 +44,8 @@ class Observed:
     summed: bool = False
     """The router's message sums several paid answers (a cascade rejected some): its usage
     cannot be priced at one model's prices, so only the router's ``cost_usd`` is used."""
+    route: RouteInfo | None = None
+    """The router's report (scored and served level, reason, score), parsed by the one parser."""
 
     @classmethod
     def of(cls, response: LLMResult | None, requested: str | None,
@@ -50,35 +58,32 @@ class Observed:
             or {}
         )
         llm_output = (response.llm_output if response is not None else None) or {}
-        cr = meta.get("costrouter") if isinstance(meta.get("costrouter"), dict) else None
-        usage = TokenUsage.from_usage_metadata(getattr(message, "usage_metadata", None))
-        if usage is None:
-            usage = _usage_from_llm_output(llm_output)
+        route = RouteInfo.parse(meta)
         model = _clean_name(
-            (cr or {}).get("model_name") or meta.get("model_name") or meta.get("model")
+            (route.model_name if route else None) or meta.get("model_name") or meta.get("model")
             or llm_output.get("model_name") or requested,
             requested,
         )
+        usage = reported_usage(getattr(message, "usage_metadata", None), model or "unknown")
+        if usage is None:
+            usage = _usage_from_llm_output(llm_output)
         ob = cls(
             model=model,
-            provider=(cr or {}).get("provider") or meta.get("model_provider") or provider,
+            provider=(route.provider if route else None) or meta.get("model_provider")
+            or provider,
             usage=usage, message=message, text=getattr(gen, "text", "") or "",
             message_id=getattr(message, "id", None),
         )
-        if cr is not None:
+        if route is not None:
             ob.router = True
-            ob.level = _opt_str(cr.get("level"))
-            ob.tier = _opt_str(cr.get("tier"))
-            ob.estimated = bool(cr.get("usage_estimated"))
-            attempts = cr.get("attempts") if isinstance(cr.get("attempts"), list) else []
-            ob.summed = any(isinstance(a, dict) and a.get("status") == "rejected"
-                            for a in attempts)
-            try:
-                ob.router_cost = Decimal(str(cr["cost_usd"])) if cr.get("cost_usd") else None
-            except InvalidOperation:  # not a number: price it ourselves
-                ob.router_cost = None
-            if ob.router_cost is not None:
-                ob.router_source = str(cr.get("price_source") or "costrouter")
+            ob.route = route
+            ob.level = route.level
+            ob.tier = route.tier
+            ob.estimated = route.usage_estimated
+            ob.summed = route.summed
+            ob.router_cost = route.cost
+            if route.cost is not None:
+                ob.router_source = route.price_source or "costrouter"
         return ob
 
 
@@ -135,3 +140,25 @@ def estimate(
     else:
         out = count_text(ob.text, encoding)
     return TokenUsage(input_tokens=inp, output_tokens=out)
+
+
+@dataclass(frozen=True, slots=True)
+class CutBill:
+    """What the router billed for a stream that broke after text went out."""
+
+    usage: TokenUsage
+    cost: Decimal | None
+    route: RouteInfo | None
+
+
+def cut_stream_bill(error: BaseException | None) -> CutBill | None:
+    """The router's bill of a cut stream, carried by its ``StreamCutError`` (else ``None``):
+    the prompt plus the counted tokens of the delivered text, marked estimated."""
+    from langchain_costrouter.exceptions import StreamCutError
+
+    if not isinstance(error, StreamCutError):
+        return None
+    um = error.usage_metadata
+    usage = TokenUsage(input_tokens=int(um.get("input_tokens") or 0),
+                       output_tokens=int(um.get("output_tokens") or 0))
+    return CutBill(usage, error.cost, RouteInfo.parse({"costrouter": error.route}))

@@ -47,20 +47,19 @@ class StreamTally:
 def sync_chunks(
     chat: BaseChatModel,
     messages: list[BaseMessage],
-    stop: list[str] | None,
     run_manager: CallbackManagerForLLMRun | None,
     kw: dict[str, Any],
 ) -> Iterator[ChatGenerationChunk]:
+    """The model's stream (``kw`` includes ``stop``); one chunk if it cannot stream."""
     if type(chat)._stream is BaseChatModel._stream:  # no native streaming: one chunk
-        result = check_result(chat._generate(messages, stop=stop, run_manager=run_manager, **kw))
+        result = check_result(chat._generate(messages, run_manager=run_manager, **kw))
         return iter([_to_chunk(result.generations[0])])
-    return iter(chat._stream(messages, stop=stop, run_manager=run_manager, **kw))
+    return iter(chat._stream(messages, run_manager=run_manager, **kw))
 
 
 def async_chunks(
     chat: BaseChatModel,
     messages: list[BaseMessage],
-    stop: list[str] | None,
     run_manager: AsyncCallbackManagerForLLMRun | None,
     kw: dict[str, Any],
 ) -> AsyncIterator[ChatGenerationChunk]:
@@ -68,13 +67,11 @@ def async_chunks(
     if cls._astream is BaseChatModel._astream and cls._stream is BaseChatModel._stream:
 
         async def one() -> AsyncIterator[ChatGenerationChunk]:
-            result = check_result(
-                await chat._agenerate(messages, stop=stop, run_manager=run_manager, **kw)
-            )
+            result = check_result(await chat._agenerate(messages, run_manager=run_manager, **kw))
             yield _to_chunk(result.generations[0])
 
         return one()
-    return aiter(chat._astream(messages, stop=stop, run_manager=run_manager, **kw))
+    return aiter(chat._astream(messages, run_manager=run_manager, **kw))
 
 
 def _to_chunk(gen: ChatGeneration) -> ChatGenerationChunk:

@@ -82,12 +82,15 @@ class Health:
 class Permit:
     """Leave to make one call; hand it back to ``success``/``failure``/``release``."""
 
-    __slots__ = ("_done", "_grants", "model")
+    __slots__ = ("_done", "_grants", "model", "transitions")
 
-    def __init__(self, model: str, grants: tuple[Grant, ...]) -> None:
+    def __init__(self, model: str, grants: tuple[Grant, ...],
+                 transitions: list[TransitionEvent] | None = None) -> None:
         self.model = model
         self._grants = grants
         self._done = False
+        self.transitions: list[TransitionEvent] = transitions if transitions is not None else []
+        """Transitions this permit caused: when it was granted and when it was reported."""
 
     @property
     def probe(self) -> bool:
@@ -151,29 +154,40 @@ class Breakers:
     # -- the router's calls ---------------------------------------------------------------
     def allow(self, model: str) -> Permit | None:
         """A permit to call ``model`` now, or ``None`` (open, cooling down, probe taken)."""
+        return self.request(model)[0]
+
+    def request(self, model: str) -> tuple[Permit | None, list[TransitionEvent]]:
+        """:meth:`allow`, with the transitions asking caused (open -> half-open on a probe).
+
+        A granted permit keeps them in ``permit.transitions`` too, and collects there the
+        transitions its report causes, so a caller reads what *its* call did from the return
+        values alone (no listener: two routers sharing these breakers never see each other's).
+        """
         now = self.clock()
         grants: list[Grant] = []
+        events: list[TransitionEvent] = []
         for key, label, cfg in self._keys(model):
             grant, transition = self.store.allow(key, now, cfg)
             if transition is not None:
-                self._emit(label, transition, now)
+                events.append(self._emit(label, transition, now))
             if grant == machine.DENY:
                 for g in grants:  # give back a provider probe slot already taken
                     if g[1] > 0:
-                        self._record(g, now, "neutral")
-                return None
+                        events.extend(self._record(g, now, "neutral"))
+                return None, events
             grants.append((key, grant, cfg, label))
-        return Permit(model, tuple(grants))
+        return Permit(model, tuple(grants), list(events)), events
 
-    def success(self, permit: Permit) -> None:
-        """The permitted call succeeded (a probe closes its breaker)."""
-        self._finish(permit, "success")
+    def success(self, permit: Permit) -> list[TransitionEvent]:
+        """The permitted call succeeded (a probe closes its breaker); returns the transitions."""
+        return self._finish(permit, "success")
 
     def failure(self, permit: Permit, exc: BaseException | Verdict) -> Verdict:
         """The permitted call failed: classify ``exc``, update the breaker, return the verdict.
 
         TRIP counts a failure; COOLDOWN skips the model (or its provider, when provider-wide
         and provider breaking is on) for ``cooldown_s``; FAIL_FAST and FALLBACK blame nobody.
+        Transitions it causes are added to ``permit.transitions``.
         """
         verdict = exc if isinstance(exc, Verdict) else self.classify(exc)
         if verdict.action is Action.TRIP:
@@ -186,9 +200,9 @@ class Breakers:
         self._finish(permit, "neutral", cooldown_key, verdict.cooldown_s or 0.0)
         return verdict
 
-    def release(self, permit: Permit) -> None:
+    def release(self, permit: Permit) -> list[TransitionEvent]:
         """The call ended without a verdict (cancelled): free the probe slot, blame nobody."""
-        self._finish(permit, "neutral")
+        return self._finish(permit, "neutral")
 
     def is_available(self, model: str) -> bool:
         """Whether :meth:`allow` would let a call through now, without taking the probe."""
@@ -240,10 +254,11 @@ class Breakers:
 
     # -- internals ---------------------------------------------------------------------------
     def _finish(self, permit: Permit, outcome: str, cooldown_key: str | None = None,
-                cooldown_s: float = 0.0) -> None:
+                cooldown_s: float = 0.0) -> list[TransitionEvent]:
         if permit._done:
-            return
+            return []
         permit._done = True
+        events: list[TransitionEvent] = []
         now = None
         for g in permit._grants:
             key, grant, cfg, _ = g
@@ -252,15 +267,17 @@ class Breakers:
                     and (outcome == "neutral" or cfg.failure_rate is None)):
                 continue  # nothing to record (see machine.record): skip the store round trip
             now = self.clock() if now is None else now
-            self._record(g, now, outcome, until)
+            events.extend(self._record(g, now, outcome, until))
+        permit.transitions.extend(events)
+        return events
 
-    def _record(self, g: Grant, now: float, outcome: str, cooldown_s: float = 0.0) -> None:
+    def _record(self, g: Grant, now: float, outcome: str,
+                cooldown_s: float = 0.0) -> list[TransitionEvent]:
         key, grant, cfg, label = g
         transition = self.store.record(key, now, cfg, outcome, grant, cooldown_s)
-        if transition is not None:
-            self._emit(label, transition, now)
+        return [] if transition is None else [self._emit(label, transition, now)]
 
-    def _emit(self, label: str, transition: Transition, now: float) -> None:
+    def _emit(self, label: str, transition: Transition, now: float) -> TransitionEvent:
         event = TransitionEvent(label, transition[0], transition[1], transition[2], now)
         level = logging.WARNING if event.new_state == machine.OPEN else logging.INFO
         logger.log(level, "breaker %s: %s -> %s (%s)", label, event.old_state,
@@ -270,6 +287,7 @@ class Breakers:
                 listener(event)
             except Exception:
                 logger.exception("breaker transition listener %r failed", listener)
+        return event
 
     def __repr__(self) -> str:
         return f"Breakers(models={len(self._plans)}, store={self.store!r})"

@@ -3,7 +3,7 @@
 Wait policies are small callables over a :class:`RetryState`, as in tenacity: a plain function
 ``(state) -> seconds`` works wherever a policy does, and policies add up with ``+``::
 
-    RetryPolicy(wait=wait_full_jitter(initial=0.5, max=20) + wait_fixed(0.1))
+    RetryPolicy(wait=wait_full_jitter(0.5, max=20) + wait_fixed(0.1))
 
 A :class:`RetryPolicy` stops after ``max_attempts`` or when the next wait would cross the
 per-call ``deadline_s``; it retries only failures whose :class:`~.failures.Verdict` is

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -14,7 +15,6 @@ from langchain_core.callbacks.manager import (
 )
 
 from langchain_costrouter.resilience.breaker import TransitionEvent
-from langchain_costrouter.routing.run import CallRun
 
 BREAKER_EVENT = "costrouter_breaker"
 """Name of the LangChain custom event sent for each breaker transition a call causes."""
@@ -30,8 +30,10 @@ def event_dict(e: TransitionEvent) -> dict[str, Any]:
     }
 
 
-def emit_transitions(run: CallRun, run_manager: CallbackManagerForLLMRun | None) -> None:
-    for e in run.transitions:
+def emit_transitions(
+    transitions: Sequence[TransitionEvent], run_manager: CallbackManagerForLLMRun | None
+) -> None:
+    for e in transitions:
         if run_manager is not None:  # reported as an event of the router's own run
             handle_event(
                 run_manager.handlers,
@@ -49,9 +51,9 @@ def emit_transitions(run: CallRun, run_manager: CallbackManagerForLLMRun | None)
 
 
 async def aemit_transitions(
-    run: CallRun, run_manager: AsyncCallbackManagerForLLMRun | None
+    transitions: Sequence[TransitionEvent], run_manager: AsyncCallbackManagerForLLMRun | None
 ) -> None:
-    for e in run.transitions:
+    for e in transitions:
         if run_manager is not None:
             await ahandle_event(
                 run_manager.handlers,

@@ -18,11 +18,12 @@ from langchain_core.messages import BaseMessage
 
 from langchain_costrouter.exceptions import (
     ContextWindowExceededError,
+    CostCeilingError,
     MissingAPIKeyError,
     NoCapableModelError,
 )
 from langchain_costrouter.models.catalog import Catalog, ModelSpec
-from langchain_costrouter.pricing.prices import TokenUsage, cost_of
+from langchain_costrouter.pricing.resolver import estimate_cost
 from langchain_costrouter.pricing.tokens import count_messages
 from langchain_costrouter.routing.levels import LEVELS, Level
 
@@ -55,9 +56,16 @@ class Needs:
 SelectionPolicy = Callable[[Sequence[Candidate], "Decimal | None"], list[Candidate]]
 
 
-def _cost_key(c: Candidate) -> Decimal:
-    # An unpriced model sorts last: we cannot claim it is cheap.
-    return c.estimated_cost if c.estimated_cost is not None else Decimal("Infinity")
+_INF = Decimal("Infinity")
+CeilingMode = Literal["hard", "soft"]
+
+
+def cost_key(c: Candidate) -> Decimal:
+    """Sort key by estimated cost; an unpriced model sorts last (we cannot claim it is cheap)."""
+    return c.estimated_cost if c.estimated_cost is not None else _INF
+
+
+_cost_key = cost_key
 
 
 def cheapest_within_ceiling(
@@ -94,6 +102,15 @@ class RoutePlan:
     skipped: dict[str, str] = field(default_factory=dict)
     """Models left out, with the reason."""
     ceiling: Decimal | None = None
+    scored_level: Level | None = None
+    """The scorer's level (``None`` if the scorer was not asked)."""
+    reason: str | None = None
+    """Why the first candidate is not of the planned level: ``ceiling`` or
+    ``missing_capability`` (see :data:`~langchain_costrouter.routing.metadata.REASONS`)."""
+    pinned: bool = False
+    """A model or level was pinned by the caller."""
+    route_reason: str | None = None
+    """A reason given by the caller (``budget_downgrade`` from the budget guard)."""
 
     @property
     def first(self) -> Candidate:
@@ -129,12 +146,16 @@ def make_plan(
     names: Sequence[str] | None,
     needs: Needs,
     max_tokens: int | None,
-    default_output_tokens: int,
+    default_output_tokens: int | None,
     ceiling: Decimal | None,
     policy: SelectionPolicy,
     tools: Sequence[dict[str, Any]] | None = None,
     has_key: Callable[[ModelSpec], bool] = lambda spec: True,
     escalate: bool | Literal["up", "down"] = True,
+    ceiling_mode: CeilingMode = "hard",
+    scored_level: Level | None = None,
+    pinned: bool = False,
+    route_reason: str | None = None,
 ) -> RoutePlan:
     """Price and filter the candidates of ``level`` (or the pinned ``names``) and order them.
 
@@ -142,19 +163,13 @@ def make_plan(
     ordered by the same policy, so an outage of every model of a level still gets an answer:
     ``"up"`` (or ``True``) tries the higher levels first, then the lower ones; ``"down"`` the
     lower first (cheaper, for cost-bound workloads); ``False`` keeps only the level's own.
-    """
-    if names is not None:
-        groups = [(level, list(names))]
-    else:
-        groups = [(level, list(catalog.levels[level]))]
-        if escalate:
-            above = [lv for lv in LEVELS if lv.rank > level.rank]
-            below = [lv for lv in reversed(LEVELS) if lv.rank < level.rank]
-            order = below + above if escalate == "down" else above + below
-            groups += [(lv, list(catalog.levels[lv])) for lv in order]
 
+    A ``"hard"`` ceiling drops every candidate whose estimate is over it (or unknown) and raises
+    :class:`CostCeilingError` naming the cheapest estimate when none is left; a ``"soft"`` one
+    serves the cheapest model overall when nothing fits (the metadata says ``over_ceiling``).
+    """
+    groups = _groups(catalog, level, tuple(names) if names is not None else None, escalate)
     token_cache: dict[str, int] = {}
-    seen: set[str] = set()
     skipped: dict[str, str] = {}
     windows: dict[str, int] = {}
     ordered: list[Candidate] = []
@@ -163,16 +178,12 @@ def make_plan(
     out_tokens = 0
     for lv, group in groups:
         usable: list[Candidate] = []
-        for name in group:
-            if name in seen:
-                continue
-            seen.add(name)
-            spec = catalog[name]
+        for name, spec in group:
             if spec.tokenizer not in token_cache:
                 token_cache[spec.tokenizer] = count_messages(messages, spec.tokenizer, tools)
             prompt_tokens = token_cache[spec.tokenizer]
-            out_tokens = min(max_tokens or default_output_tokens, spec.max_output_tokens)
-            reason = _unfit(spec, needs, max_tokens, prompt_tokens + out_tokens)
+            out_tokens = _output_cap(spec, prompt_tokens, max_tokens, default_output_tokens)
+            reason = _unfit(spec, needs, max_tokens, prompt_tokens + max(out_tokens, 1))
             if reason == "context":
                 windows[name] = spec.context_window
                 skipped[name] = (
@@ -186,15 +197,27 @@ def make_plan(
             if reason is not None:
                 skipped[name] = reason
                 continue
-            usage = TokenUsage(input_tokens=prompt_tokens, output_tokens=out_tokens)
-            usable.append(
-                Candidate(name, spec, lv, prompt_tokens, out_tokens, cost_of(spec.prices, usage))
-            )
+            cost = estimate_cost(spec.prices, prompt_tokens, out_tokens)
+            usable.append(Candidate(name, spec, lv, prompt_tokens, out_tokens, cost))
         every.extend(usable)
         ordered.extend(policy(usable, ceiling))
-    if ceiling is not None and ordered and not _within(ordered[0], ceiling):
-        # Nothing of the level fits the ceiling: the cheapest model overall serves the call.
-        ordered = sorted(every, key=_cost_key)
+    reason = None
+    if ceiling is not None and ordered:
+        if ceiling_mode == "hard":
+            fits = [c for c in ordered if _within(c, ceiling)]
+            if not fits:
+                cheapest = min(every, key=_cost_key)
+                raise CostCeilingError(ceiling=ceiling, cheapest=cheapest.estimated_cost,
+                                       model=cheapest.name, level=level.value)
+            if fits[0] is not ordered[0]:
+                reason = "ceiling"
+            ordered = fits
+        elif not _within(ordered[0], ceiling):
+            # Nothing of the level fits the soft ceiling: the cheapest model overall serves.
+            ordered = sorted(every, key=_cost_key)
+            reason = "ceiling"
+    if reason is None and ordered and names is None and ordered[0].level is not level:
+        reason = "missing_capability"  # the level's own models cannot take this call
     if not ordered:
         if windows and len(windows) == len(skipped):
             raise ContextWindowExceededError(prompt_tokens, out_tokens, windows)
@@ -203,7 +226,40 @@ def make_plan(
             env = sorted({catalog[n].api_key_env or "" for n in skipped})
             raise MissingAPIKeyError(list(skipped), env)
         raise NoCapableModelError(level.value, skipped)
-    return RoutePlan(level, score, tuple(ordered), skipped, ceiling)
+    return RoutePlan(level, score, tuple(ordered), skipped, ceiling, scored_level, reason,
+                     pinned, route_reason)
+
+
+Groups = tuple[tuple[Level, tuple[tuple[str, ModelSpec], ...]], ...]
+_GROUPS: dict[tuple[int, Level, tuple[str, ...] | None, object], tuple[Catalog, Groups]] = {}
+
+
+def _groups(catalog: Catalog, level: Level, names: tuple[str, ...] | None,
+            escalate: bool | str) -> Groups:
+    """The candidate groups in order, each model once (the catalog never changes: cached)."""
+    key = (id(catalog), level, names, escalate)
+    hit = _GROUPS.get(key)
+    if hit is not None and hit[0] is catalog:
+        return hit[1]
+    if names is not None:
+        raw = [(level, names)]
+    else:
+        raw = [(level, catalog.levels[level])]
+        if escalate:
+            above = [lv for lv in LEVELS if lv.rank > level.rank]
+            below = [lv for lv in reversed(LEVELS) if lv.rank < level.rank]
+            order = below + above if escalate == "down" else above + below
+            raw += [(lv, catalog.levels[lv]) for lv in order]
+    seen: set[str] = set()
+    groups = []
+    for lv, group in raw:
+        fresh = tuple((n, catalog[n]) for n in group if not (n in seen or seen.add(n)))
+        if fresh:
+            groups.append((lv, fresh))
+    if len(_GROUPS) > 1024:
+        _GROUPS.clear()
+    _GROUPS[key] = (catalog, tuple(groups))
+    return tuple(groups)
 
 
 _warned_keys: set[str] = set()
@@ -221,6 +277,16 @@ def _warn_no_key(spec: ModelSpec) -> None:
 
 class MissingKeyWarning(UserWarning):
     """A candidate model was skipped because its API key is not set."""
+
+
+def _output_cap(spec: ModelSpec, prompt_tokens: int, max_tokens: int | None,
+                default: int | None) -> int:
+    """The most output the call can produce on ``spec``: ``max_tokens``, else the model's own
+    output cap (or the router's ``default_output_tokens``), within what the window leaves."""
+    cap = max_tokens or default or spec.max_output_tokens
+    if max_tokens is None:
+        cap = min(cap, max(spec.context_window - prompt_tokens, 0))
+    return min(cap, spec.max_output_tokens)
 
 
 def _within(c: Candidate, ceiling: Decimal) -> bool:

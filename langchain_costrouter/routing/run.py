@@ -1,141 +1,131 @@
-"""One call's walk through its candidates: breakers, retries, the deadline, the attempts list.
+"""The call engine: one object owns a routed call's whole walk.
 
-The router's four loops (invoke/stream, sync/async) share this object and differ only in how
-they call the model and sleep::
+:class:`CallRun` walks the plan's candidates. It takes breaker permits, concurrency slots and
+tier rate limiters, schedules retries within the deadline, runs the cascade check, bills every
+answer through the one resolver, and builds the metadata and the breaker events. The router's
+four entry points only say how to call the model, in tenacity's ``Retrying`` style::
 
-    run = CallRun(plan, breakers=..., retry=..., classify=...)
-    while (cand := run.next()) is not None:        # skips open breakers, honours the deadline
-        start = run.clock()
-        try:
-            result = call(cand)
-        except Exception:
-            if run.failed(cand, exc, start):        # the request is at fault: no fallback
-                raise
-            run.sleep()                             # backoff before retrying the same model
-            continue
-        run.succeeded(cand, start)
-        return result
-    raise run.all_failed()
+    for attempt in run.tries():                 # async: `async for attempt in run.atries():`
+        with attempt:                           #        `async with attempt:`
+            attempt.answer(attempt.chat._generate(messages, **attempt.kwargs))
+    return run.result()
 
-With a cascade (invoke only), ``run.answered(cand, start, reason)`` replaces ``succeeded``: a
-rejected answer is a success for the breaker, is recorded as ``"rejected"``, and raises a floor
-so ``next()`` only offers candidates of a higher level or a higher estimated cost. ``billed``
-keeps every answer paid for, so the final message can carry their summed usage and cost.
+``with attempt`` holds the slot and the permit; leaving it settles the attempt. A failure the
+request caused is raised; any other is recorded and the next try is a retry of the same model
+(after its backoff, outside any slot) or the next candidate. Every decision is made in
+:meth:`CallRun._settle`, the same for sync and async, invoke and stream.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
+
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages.ai import UsageMetadata, add_usage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
 from langchain_costrouter.exceptions import (
     AllModelsFailedError,
     Attempt,
     CircuitOpenError,
     ConfigError,
+    ProviderResponseError,
+    StreamCutError,
 )
-from langchain_costrouter.resilience.breaker import Breakers, Permit, TransitionEvent
-from langchain_costrouter.resilience.concurrency import ConcurrencyLimiter
-from langchain_costrouter.resilience.failures import Action, Classify, Verdict, status_of
-from langchain_costrouter.resilience.retry import RetryPolicy, RetryState
-from langchain_costrouter.routing.plan import Candidate, RoutePlan
-
-TRANSITIONS: ContextVar[list[TransitionEvent] | None] = ContextVar(
-    "costrouter_transitions", default=None
-)
-"""Breaker transitions that happen during the current call, for its metadata and events."""
-
-
-def collect_transition(event: TransitionEvent) -> None:
-    """A breaker listener: keep the transition with the call that caused it."""
-    sink = TRANSITIONS.get()
-    if sink is not None:
-        sink.append(event)
-
-
-@dataclass(frozen=True, slots=True)
-class Billed:
-    """An answer that was paid for: a model answered (accepted or rejected by the cascade)."""
-
-    attempt: int
-    """Index of its attempt in ``CallRun.attempts``."""
-    usage_metadata: dict[str, Any]
-    """Its tokens, as LangChain ``usage_metadata`` (estimated when the model sent none)."""
-    cost: Decimal | None
-    """Its cost in USD; ``None`` when the model is unpriced."""
-    estimated: bool
-
-
-def _cost_key(cand: Candidate) -> Decimal:
-    return cand.estimated_cost if cand.estimated_cost is not None else Decimal("Infinity")
+from langchain_costrouter.models.streaming import as_text
+from langchain_costrouter.pricing.resolver import Billed, bill
+from langchain_costrouter.redact import scrub_text
+from langchain_costrouter.resilience.breaker import Permit, TransitionEvent
+from langchain_costrouter.resilience.failures import Action, Verdict, status_of
+from langchain_costrouter.resilience.retry import RetryState
+from langchain_costrouter.routing.attempt import Try
+from langchain_costrouter.routing.engine import Engine
+from langchain_costrouter.routing.metadata import METADATA_KEY, build_entry
+from langchain_costrouter.routing.plan import Candidate, RoutePlan, cost_key
 
 
 def describe(exc: BaseException) -> str:
-    """Type, HTTP status and first line of an error, short and key-free."""
+    """Type, HTTP status and first line of an error, short and scrubbed of secrets."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     status = status_of(exc)
     head = type(exc).__name__ + (f" {status}" if status else "")
-    return f"{head}: {text[:200]}" if text else head
+    return scrub_text(f"{head}: {text[:200]}" if text else head)
 
 
 class CallRun:
-    """State of one routed call."""
+    """The state and every decision of one routed call."""
 
-    def __init__(
-        self,
-        plan: RoutePlan,
-        *,
-        breakers: Breakers | None,
-        retry: RetryPolicy | None,
-        classify: Classify,
-        limiter: ConcurrencyLimiter | None = None,
-        priority: int = 0,
-    ) -> None:
+    __slots__ = ("_current", "_expired", "_floor", "_index", "_last", "_retry_same", "_served",
+                 "_streamed", "_tries", "_wait", "_wait_state", "attempts", "billed", "check",
+                 "clock", "engine", "errors", "kwargs", "plan", "priority", "started", "stop",
+                 "transitions")
+
+    def __init__(self, engine: Engine, plan: RoutePlan, kwargs: Mapping[str, Any],
+                 stop: list[str] | None, check: Callable[[Any], str | None] | None) -> None:
+        self.engine = engine
         self.plan = plan
-        self.breakers = breakers
-        self.retry = retry
-        self.classify = classify
-        self.limiter = limiter
-        self.priority = priority
-        self.clock: Callable[[], float] = retry.clock if retry else time.monotonic
+        self.kwargs = kwargs
+        self.stop = stop or engine.stop
+        self.check = check
+        self.priority = engine.priority_of(kwargs)
+        self.clock: Callable[[], float] = engine.clock
         self.started = self.clock()
         self.attempts: list[Attempt] = []
         self.errors: list[Exception] = []
-        self.pending_wait = 0.0
-        self._index = 0
-        self._current: Candidate | None = None
-        self._permit: Permit | None = None
-        self._tries = 0
-        self._retry_same = False
-        self._expired = False
         self.transitions: list[TransitionEvent] = []
         """Breaker transitions this call caused, for its metadata and custom events."""
-        self.billed: list[Billed] = []
-        """Every answer this call paid for, in order (more than one after a cascade)."""
+        self.billed: list[tuple[int, Billed]] = []
+        """Every answer paid for (index of its attempt, bill); several after a cascade."""
+        self._index = 0
+        self._current: Try | None = None
+        self._retry_same = False
+        self._tries = 0
+        self._wait = 0.0
+        self._wait_state: RetryState | None = None
+        self._expired = False
         self._floor: tuple[int, Decimal] | None = None
+        self._served: tuple[ChatResult, Candidate] | None = None
+        self._last: tuple[ChatResult, Candidate] | None = None
+        self._streamed: Try | None = None
 
-    def _breaker(self, method: Callable[..., Any], *args: Any) -> Any:
-        token = TRANSITIONS.set(self.transitions)
-        try:
-            return method(*args)
-        finally:
-            TRANSITIONS.reset(token)
+    # -- the walk ---------------------------------------------------------------------------
 
-    # -- walking the candidates ---------------------------------------------------------------
+    def tries(self) -> Iterator[Try]:
+        """Tries in order until one is served; a retry's backoff is slept here, in no slot."""
+        while self._served is None and self._streamed is None:
+            if self._wait > 0:
+                self.engine.sleep(self._take_wait())
+            t = self._next()
+            if t is None:
+                return
+            yield t
 
-    def next(self) -> Candidate | None:
-        """The candidate to try now: the same one after a retry wait, else the next allowed."""
+    async def atries(self) -> AsyncIterator[Try]:
+        while self._served is None and self._streamed is None:
+            if self._wait > 0:
+                await self.engine.asleep(self._take_wait())
+            t = self._next()
+            if t is None:
+                return
+            yield t
+
+    def _take_wait(self) -> float:
+        wait, self._wait = self._wait, 0.0
+        retry = self.engine.retry
+        if retry is not None and retry.before_sleep is not None and self._wait_state:
+            retry.before_sleep(self._wait_state, wait)
+        return wait
+
+    def _next(self) -> Try | None:
         if self._retry_same and self._current is not None:
             self._retry_same = False
-            if self._allow(self._current):
-                return self._current
-            self.errors.append(CircuitOpenError(self._current.name))
+            cand = self._current.cand
+            permit = self._permit(cand)
+            if permit is not False:
+                return self._try(cand, permit)
+            self.errors.append(CircuitOpenError(cand.name))
         candidates = self.plan.candidates
         while self._index < len(candidates):
             if self._out_of_time():
@@ -145,189 +135,242 @@ class CallRun:
             self._tries = 0
             if not self._above_floor(cand):  # a cascade escalates: no model as cheap again
                 continue
-            if not self._allow(cand):
-                self.attempts.append(
-                    Attempt(tier=cand.name, status="skipped", error="circuit open")
-                )
+            permit = self._permit(cand)
+            if permit is False:
+                self.attempts.append(Attempt(tier=cand.name, status="skipped",
+                                             error="circuit open"))
                 continue
-            self._current = cand
-            return cand
+            return self._try(cand, permit)
         return None
+
+    def _try(self, cand: Candidate, permit: Permit | None) -> Try:
+        try:
+            chat = self.engine.pool.get(cand.spec)
+            kw = self.engine.call_kwargs(chat, self.kwargs, self.stop)
+        except BaseException:
+            self._report(permit, None)
+            raise
+        self._current = t = Try(self, cand, permit, chat, kw)
+        return t
+
+    def _permit(self, cand: Candidate) -> Permit | bool | None:
+        """A permit, ``None`` when there are no breakers, ``False`` when the breaker refuses."""
+        breakers = self.engine.breakers
+        if breakers is None:
+            return None
+        permit, events = breakers.request(cand.name)
+        if permit is None:
+            self.transitions.extend(events)
+            return False
+        return permit
+
+    def _report(self, permit: Permit | None, verdict: Verdict | None,
+                success: bool = False) -> None:
+        """Tell the breaker how a permitted call ended (once); keep the transitions."""
+        breakers = self.engine.breakers
+        if permit is None or breakers is None:
+            return
+        if success:
+            breakers.success(permit)
+        elif verdict is None:
+            breakers.release(permit)
+        else:
+            breakers.failure(permit, verdict)
+        self.transitions.extend(permit.transitions)
+        permit.transitions.clear()
 
     def _above_floor(self, cand: Candidate) -> bool:
         if self._floor is None:
             return True
         rank, cost = self._floor
-        return cand.level.rank > rank or _cost_key(cand) > cost
-
-    def _allow(self, cand: Candidate) -> bool:
-        if self.breakers is None:
-            return True
-        self._permit = self._breaker(self.breakers.allow, cand.name)
-        return self._permit is not None
+        return cand.level.rank > rank or cost_key(cand) > cost
 
     def _out_of_time(self) -> bool:
-        deadline = self.retry.deadline_s if self.retry else None
+        deadline = self.engine.deadline_s
         if deadline is not None and self.attempts and self.clock() - self.started >= deadline:
             self._expired = True
         return self._expired
 
-    # -- concurrency slots ---------------------------------------------------------------------
+    # -- settling a try: every decision ---------------------------------------------------
 
-    def slot(self, cand: Candidate) -> contextlib.AbstractContextManager[Any]:
-        if self.limiter is None:
-            return contextlib.nullcontext()
-        return self._slot(cand)
+    def _unwind(self, t: Try) -> None:
+        """A try that never reached the model (slot refused, cancelled while waiting)."""
+        self._free(t)
+        self._report(t.permit, None)
 
-    def aslot(self, cand: Candidate) -> contextlib.AbstractAsyncContextManager[Any]:
-        if self.limiter is None:
-            return contextlib.nullcontext()
-        return self._aslot(cand)
+    def _free(self, t: Try) -> None:
+        lease, t.lease = t.lease, None
+        if lease is not None and self.engine.limiter is not None:
+            self.engine.limiter.release(lease)
 
-    # A refused or cancelled wait for a slot gives back the breaker permit (a half-open probe
-    # slot would otherwise stay taken until its lease runs out).
-    @contextlib.contextmanager
-    def _slot(self, cand: Candidate) -> Iterator[None]:
-        assert self.limiter is not None
-        with contextlib.ExitStack() as stack:
+    def _settle(self, t: Try, exc: BaseException | None) -> bool:
+        """End a try. Returns True to swallow ``exc`` (the walk goes on), False to raise it."""
+        self._free(t)
+        if exc is None:
             try:
-                stack.enter_context(self.limiter.slot(cand.name, priority=self.priority))
-            except BaseException:
-                self.release()
-                raise
-            yield
-
-    @contextlib.asynccontextmanager
-    async def _aslot(self, cand: Candidate) -> AsyncIterator[None]:
-        assert self.limiter is not None
-        async with contextlib.AsyncExitStack() as stack:
-            try:
-                await stack.enter_async_context(
-                    self.limiter.aslot(cand.name, priority=self.priority)
-                )
-            except BaseException:
-                self.release()
-                raise
-            yield
-
-    # -- outcomes ------------------------------------------------------------------------------
-
-    def _verdict(self, exc: Exception) -> Verdict:
-        if isinstance(exc, ConfigError):  # nobody's fault: give a probe slot back, no verdict
-            self.release()
-            return Verdict(Action.FAIL_FAST, "configuration")
-        permit, self._permit = self._permit, None
-        if permit is not None and self.breakers is not None:
-            return self._breaker(self.breakers.failure, permit, exc)
-        return self.classify(exc)
-
-    def failed(self, cand: Candidate, exc: Exception, start: float) -> bool:
-        """Record a failure. ``True`` means the request is at fault: raise, no fallback.
-
-        Otherwise the run either schedules a retry of the same model (``pending_wait`` seconds,
-        within the retry policy and the deadline) or moves on to the next candidate.
-        """
-        verdict = self._verdict(exc)
-        self.attempts.append(
-            Attempt(
-                tier=cand.name,
-                status="error",
-                error=f"{describe(exc)} [{verdict.action.value}]",
-                duration_s=self.clock() - start,
-            )
-        )
+                billed = self._bill(t)
+            except ProviderResponseError as bad:  # its usage report is garbage: its fault
+                if t.tally is None:
+                    exc = bad  # an answer not yet shown: fall back, bill nothing from it
+                else:  # the whole stream went out: bill it on counted tokens, blame the model
+                    verdict = self._verdict(t, bad)
+                    self._record(t, "ok", f"{describe(bad)} [{verdict.action.value}, usage "
+                                 "refused: billed on counted tokens]")
+                    self._bill_cut(t, None)
+                    return False
+            else:
+                self._answered(t, billed)
+                return False
+        if not isinstance(exc, Exception):  # cancelled, or the caller stopped a stream
+            self._report(t.permit, None)
+            if t.tally is not None:
+                self._bill_cut(t, "stopped by the caller")
+            return False
+        verdict = self._verdict(t, exc)
+        if t.tally is not None:  # output was shown: count it, never retry, bill what went out
+            self._record(t, "error", f"{describe(exc)} [{verdict.action.value}, mid-stream]")
+            self._bill_cut(t, None)
+            raise self._interrupted(t, exc) from exc
+        self._record(t, "error", f"{describe(exc)} [{verdict.action.value}]")
         if verdict.action is Action.FAIL_FAST:
-            return True
+            return False
+        self._schedule(t, exc, verdict)
+        return True
+
+    def _verdict(self, t: Try, exc: Exception) -> Verdict:
+        if isinstance(exc, ConfigError):  # nobody's fault: give a probe slot back
+            self._report(t.permit, None)
+            return Verdict(Action.FAIL_FAST, "configuration")
+        verdict = self.engine.classify(exc)
+        self._report(t.permit, verdict)
+        return verdict
+
+    def _schedule(self, t: Try, exc: Exception, verdict: Verdict) -> None:
+        """Retry the same model after a wait, or move on to the next candidate."""
         self._tries += 1
         wait = None
+        retry = self.engine.retry
         others_left = self._index < len(self.plan.candidates)
         if verdict.action is Action.COOLDOWN and others_left:
-            pass  # the breaker skips this model until its Retry-After: fall back now, not wait
-        elif self.retry is not None:
-            state = RetryState(
-                self._tries, self.clock() - self.started, exc, verdict, self.retry.rng
-            )
-            wait = self.retry.next_wait(state)
+            pass  # the breaker skips it until its Retry-After: fall back now, do not wait
+        elif retry is not None:
+            state = RetryState(self._tries, self.clock() - self.started, exc, verdict, retry.rng)
+            wait = retry.next_wait(state)
+            self._wait_state = state
         if wait is None:
             self.errors.append(exc)
-            self.pending_wait = 0.0
         else:
             self._retry_same = True
-            self.pending_wait = wait
-        return False
+            self._wait = wait
 
-    def failed_midstream(self, cand: Candidate, exc: Exception, start: float) -> None:
-        """A stream broke after output was shown: count it against the model, never retry."""
-        verdict = self._verdict(exc)
-        self.attempts.append(
-            Attempt(
-                tier=cand.name,
-                status="error",
-                error=f"{describe(exc)} [{verdict.action.value}, mid-stream]",
-                duration_s=self.clock() - start,
-            )
-        )
+    def _record(self, t: Try, status: str, error: str | None) -> None:
+        self.attempts.append(Attempt(tier=t.cand.name, status=status, error=error,
+                                     duration_s=self.clock() - t.start))
 
-    def succeeded(self, cand: Candidate, start: float) -> None:
-        self.answered(cand, start, None)
+    def _bill(self, t: Try) -> Billed:
+        if t.tally is not None:
+            return bill(t.cand.spec, t.tally.usage, input_tokens=t.cand.input_tokens,
+                        text=t.tally.text)
+        assert t.result is not None, "a try ended without answer() or stream()"
+        msg = t.result.generations[0].message
+        return bill(t.cand.spec, msg.usage_metadata, input_tokens=t.cand.input_tokens,  # type: ignore[attr-defined]
+                    text=as_text(msg.content))
 
-    def answered(self, cand: Candidate, start: float, rejection: str | None) -> None:
-        """The model answered: a success for its breaker even when the cascade rejects the
-        answer (``rejection`` is the reason). A rejection raises the floor: the next candidates
-        tried are those of a higher level or a higher estimated cost."""
-        permit, self._permit = self._permit, None
-        if permit is not None and self.breakers is not None:
-            self._breaker(self.breakers.success, permit)
-        duration = self.clock() - start
-        if rejection is None:
-            self.attempts.append(Attempt(tier=cand.name, status="ok", duration_s=duration))
-            return
-        self.attempts.append(
-            Attempt(tier=cand.name, status="rejected", error=rejection, duration_s=duration)
-        )
-        rank, cost = cand.level.rank, _cost_key(cand)
-        if self._floor is not None:
-            rank, cost = max(rank, self._floor[0]), max(cost, self._floor[1])
-        self._floor = (rank, cost)
+    def _bill_cut(self, t: Try, why: str | None) -> None:
+        """A cut stream is paid for: the prompt plus the counted tokens of what went out."""
+        assert t.tally is not None
+        if why is not None:
+            self._record(t, "cut", why)
+        billed = bill(t.cand.spec, None, input_tokens=t.cand.input_tokens, text=t.tally.text,
+                      estimated=True)
+        self.billed.append((len(self.attempts) - 1, billed))
+        self._streamed = t
 
-    def release(self) -> None:
-        """The call was cancelled: free a half-open probe slot, blame nobody."""
-        permit, self._permit = self._permit, None
-        if permit is not None and self.breakers is not None:
-            self._breaker(self.breakers.release, permit)
+    def _interrupted(self, t: Try, exc: Exception) -> StreamCutError:
+        assert t.tally is not None
+        b = self.billed[-1][1]
+        return StreamCutError(t.cand.name, t.tally.text, exc, usage_metadata=b.usage_metadata,
+                              cost=b.cost, route=self.entry(t.cand))
 
-    def sleep(self) -> None:
-        """Wait out a scheduled retry's backoff (once)."""
-        wait, self.pending_wait = self.pending_wait, 0.0
-        if wait > 0:
-            (self.retry.sleep if self.retry else time.sleep)(wait)
+    def _answered(self, t: Try, billed: Billed) -> None:
+        """The model answered: a success for its breaker whatever the cascade says."""
+        self._report(t.permit, None, success=True)
+        reason: str | None = None
+        try:
+            if self.check is not None and t.result is not None:
+                reason = self.check(_as_seen(t.result))
+        finally:
+            self._record(t, "ok" if reason is None else "rejected", reason)
+            self.billed.append((len(self.attempts) - 1, billed))
+        if t.result is None:
+            self._streamed = t
+        elif reason is None:
+            self._served = (t.result, t.cand)
+        else:  # escalate: from now on only models of a higher level or price
+            self._last = (t.result, t.cand)
+            rank, cost = t.cand.level.rank, cost_key(t.cand)
+            if self._floor is not None:
+                rank, cost = max(rank, self._floor[0]), max(cost, self._floor[1])
+            self._floor = (rank, cost)
 
-    async def asleep(self) -> None:
-        wait, self.pending_wait = self.pending_wait, 0.0
-        if wait > 0:
-            await (self.retry.asleep if self.retry else asyncio.sleep)(wait)
+    # -- the end ------------------------------------------------------------------------------
 
-    # -- the end -------------------------------------------------------------------------------
+    def result(self) -> ChatResult:
+        """The served answer with its metadata, the last rejected one, or every failure."""
+        if self._served is not None:
+            return self._annotate(*self._served, exhausted=None if self.check is None else False)
+        if self._last is not None:  # every answer rejected: the last one, best effort
+            return self._annotate(*self._last, exhausted=True)
+        raise self.all_failed()
 
-    def as_dicts(self) -> list[dict[str, Any]]:
-        dicts = [a.as_dict() for a in self.attempts]
-        for b in self.billed:
-            dicts[b.attempt]["cost_usd"] = None if b.cost is None else str(b.cost)
-        return dicts
+    def last_chunk(self) -> ChatGenerationChunk:
+        """The stream's closing chunk: the router's metadata (or every failure, raised)."""
+        if self._streamed is None:
+            raise self.all_failed()
+        return ChatGenerationChunk(message=AIMessageChunk(
+            content="", chunk_position="last",
+            response_metadata={METADATA_KEY: self.entry(self._streamed.cand)}))
+
+    def _annotate(self, result: ChatResult, cand: Candidate,
+                  exhausted: bool | None) -> ChatResult:
+        msg = result.generations[0].message
+        assert isinstance(msg, AIMessage)
+        if len(self.billed) > 1:
+            total: UsageMetadata | None = None
+            for _, b in self.billed:  # a cascade paid for several answers: the message has all
+                total = add_usage(total, UsageMetadata(**b.usage_metadata))  # type: ignore[typeddict-item]
+            msg.usage_metadata = total
+        entry = self.entry(cand)
+        if exhausted is not None:
+            entry["cascade_exhausted"] = exhausted
+        msg.response_metadata = {**msg.response_metadata, METADATA_KEY: entry}
+        return result
+
+    def entry(self, cand: Candidate) -> dict[str, Any]:
+        """``response_metadata["costrouter"]`` for an answer of ``cand``."""
+        return build_entry(self, cand)
 
     def all_failed(self) -> AllModelsFailedError:
         errors: list[Exception] = list(self.errors)
         if not errors:  # every candidate was skipped by its breaker
             errors = [CircuitOpenError(a.tier) for a in self.attempts if a.status == "skipped"]
         if self._expired:
-            assert self.retry is not None and self.retry.deadline_s is not None
-            errors.append(TimeoutError(f"call deadline of {self.retry.deadline_s} s passed"))
+            errors.append(TimeoutError(f"call deadline of {self.engine.deadline_s} s passed"))
         if not errors:
             errors = [RuntimeError("no candidate was tried")]
         tried = len({a.tier for a in self.attempts})
         why = "deadline passed" if self._expired else "every candidate failed"
         return AllModelsFailedError(
             f"{why} for a {self.plan.level.value}-level call ({tried} models)",
-            errors,
-            self.attempts,
-        )
+            errors, self.attempts)
+
+
+def _as_seen(result: ChatResult) -> AIMessage:
+    """The message as a caller would see it (core merges these), for the cascade check."""
+    gen = result.generations[0]
+    msg = gen.message
+    assert isinstance(msg, AIMessage)
+    msg.response_metadata = {**(result.llm_output or {}), **(gen.generation_info or {}),
+                             **msg.response_metadata}
+    return msg
+

@@ -213,7 +213,7 @@ async def test_async_failed_call_releases_and_success_reconciles() -> None:
 
 
 def test_usd_reconciles_from_the_router_cost_usd() -> None:
-    g = guard(Budget.usd("1", per="day"), Budget.tokens(10_000, per="day"))
+    g = guard(Budget.usd("1", per="day"), Budget.tokens(100_000, per="day"))
     out = g.wrap(router()).invoke("hello", BIG)
     meta = out.response_metadata["costrouter"]
     assert Decimal(meta["cost_usd"]) < Decimal(meta["estimated_cost_usd"])
@@ -283,7 +283,8 @@ def test_batch_charges_every_call() -> None:
 def test_downgrade_pins_the_cheapest_router_model_whose_estimate_fits() -> None:
     r = router()
     msgs = [_human("hello")]
-    costs = {n: r.plan(msgs, model=n).estimated_cost for n in ("small", "mid", "big")}
+    costs = {n: r.plan(msgs, model=n, max_tokens=512).estimated_cost  # the guard expects 512
+             for n in ("small", "mid", "big")}
     assert costs["small"] < costs["mid"] < costs["big"]
     # Room for "mid" but not "big": the cheapest that fits is "small".
     g = guard(Budget.usd(costs["mid"] * 2, per="day"), on_exceeded="downgrade")

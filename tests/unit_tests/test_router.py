@@ -27,6 +27,7 @@ from langchain_costrouter import (
     StreamInterruptedError,
     UnknownModelError,
 )
+from langchain_costrouter.exceptions import CostCeilingError
 from langchain_costrouter.pricing.prices import Prices, TokenUsage, cost_of
 from langchain_costrouter.testing.function_model import FunctionChatModel, echo
 
@@ -92,14 +93,28 @@ def test_cheapest_capable_model_serves_the_call() -> None:
     assert fm(router, "dear").calls == [] and fm(router, "mid").calls == []
 
 
-def test_ceiling_excludes_models_over_it_and_falls_to_cheapest_when_none_fits() -> None:
+def test_a_hard_ceiling_no_model_fits_raises_naming_the_cheapest_estimate() -> None:
     router = make_router()
     plan = router.plan("hello", model=None, level="expert")
     assert [c.name for c in plan.candidates][:3] == ["cheap", "mid", "dear"]
     tiny = Decimal("0.0000001")
+    with pytest.raises(CostCeilingError) as ei:
+        router.invoke("hello", level="expert", max_cost=tiny)
+    assert ei.value.ceiling == tiny and ei.value.model == "cheap"
+    assert ei.value.cheapest == plan.estimated_cost and "$1E-7" in str(ei.value)
+    assert fm(router, "cheap").calls == []  # refused before any call
+
+
+def test_a_soft_ceiling_serves_the_cheapest_and_says_over_ceiling() -> None:
+    router = make_router(ceiling="soft")
+    tiny = Decimal("0.0000001")
     plan = router.plan("hello", level="expert", max_cost=tiny)
     assert plan.tier == "cheap"  # nothing fits: the cheapest overall
     assert plan.estimated_cost is not None and plan.estimated_cost > tiny
+    meta = router.invoke("hello", level="expert", max_cost=tiny).response_metadata["costrouter"]
+    assert meta["over_ceiling"] is True and meta["tier"] == "cheap"
+    fits = make_router().invoke("hello", max_cost="0.01").response_metadata["costrouter"]
+    assert "over_ceiling" not in fits
 
 
 def test_ceiling_between_prices_keeps_only_models_within_it() -> None:
@@ -110,19 +125,30 @@ def test_ceiling_between_prices_keeps_only_models_within_it() -> None:
     p = router.plan("hello", level="standard")
     assert p.tier == "dear"  # the custom policy keeps list order
     est_mid = router.plan("hello", level="standard", model="mid").estimated_cost
-    assert est_mid is not None
+    est_dear = router.plan("hello", level="standard", model="dear").estimated_cost
+    assert est_mid is not None and est_dear is not None and est_mid < est_dear
+    between = (est_mid + est_dear) / 2
+    p = router.plan("hello", level="standard", max_cost=between)
+    assert [c.name for c in p.candidates] == ["mid"]  # dear is over it: dropped, not reordered
+    assert p.reason == "ceiling"
+    assert served_by(router.invoke("hello", level="standard", max_cost=between)) == "mid"
 
 
-def test_estimated_cost_uses_real_token_counts_and_max_tokens() -> None:
-    router = make_router(default_output_tokens=100)
+def test_estimated_cost_counts_real_prompt_tokens_and_the_output_cap_not_a_guess() -> None:
+    router = make_router(default_output_tokens=100)  # a budget's prior, never the estimate
     plan = router.plan([HumanMessage("What is the capital of France?")], level="trivial")
     from langchain_costrouter.pricing.tokens import count_messages
 
     n = count_messages([HumanMessage("What is the capital of France?")])
+    cap = plan.spec.max_output_tokens
     assert plan.input_tokens == n
-    assert plan.output_tokens == 100
-    assert plan.estimated_cost == cost_of(CHEAP, TokenUsage(input_tokens=n, output_tokens=100))
+    assert plan.output_tokens == min(cap, plan.spec.context_window - n)
+    assert plan.estimated_cost == cost_of(
+        CHEAP, TokenUsage(input_tokens=n, output_tokens=plan.output_tokens))
     assert router.plan("x", level="trivial", max_tokens=7).output_tokens == 7
+    small = make_router([spec("cheap", CHEAP, context_window=40, max_output_tokens=50)])
+    p = small.plan("x", level="trivial")  # the window leaves less than the model's max output
+    assert p.output_tokens == 40 - p.input_tokens
 
 
 def test_prompt_too_long_for_every_model_raises_before_any_call() -> None:
@@ -215,13 +241,14 @@ def test_pin_model_by_kwarg_and_by_configurable() -> None:
 
 def test_ceiling_by_configurable() -> None:
     router = make_router(
+        max_tokens=64,
         levels={lv: ["dear", "cheap"] for lv in ("trivial", "standard", "complex", "expert")},
         selection=lambda c, ceiling: (
             [x for x in c if ceiling is None or x.estimated_cost <= ceiling] or list(c)
         ),
     )
     assert served_by(router.invoke("hi")) == "dear"
-    msg = router.invoke("hi", config={"configurable": {"costrouter_max_cost": "0.0001"}})
+    msg = router.invoke("hi", config={"configurable": {"costrouter_max_cost": "0.0005"}})
     assert served_by(msg) == "cheap"
 
 

@@ -1,5 +1,5 @@
-"""Regressions found in the second review: cascade money with an unpriced answer, calibrate's
-budget flags."""
+"""A cascade that paid for an unpriced answer costs None (never repriced at the last model's
+prices); calibrate's budget and output-token flags are checked before any work."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Regressions found in review: half-open probe slots that leaked, and a nested router's plan."""
+"""A half-open probe slot is given back however a call ends (refused slot, cancelled wait, a
+stream stopped early, a config error); a nested router plans for itself; routing kwargs never
+reach the serving model while the router's defaults do; ceilings and max output filter models."""
 
 from __future__ import annotations
 
