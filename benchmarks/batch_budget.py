@@ -4,7 +4,7 @@ Run: ``PYTHONPATH=. .venv/bin/python benchmarks/batch_budget.py [--items 2000]``
 
 Half the prompts go to gemini-flash (OpenAI-format batches), half to claude-sonnet (message
 batches), against the local server, with a guard of $50/day per team and 5M tokens/day on a
-SQLite ledger. It prints what the guard holds at submission (the job's estimate at batch
+SQLite ledger, each item capped at 300 output tokens. It prints what the guard holds at submission (the job's estimate at batch
 prices); then a child process resumes the job, collects the first batch and is killed with
 SIGKILL right after the ledger settled it, before the job store recorded that; this process
 resumes and collects the rest. It prints the settled spend against the items' cost at batch
@@ -37,6 +37,8 @@ from langchain_costrouter.testing import LocalServer, ServerConfig
 from langchain_costrouter.testing.lane_catalog import lane_catalog
 
 SCOPE = {"team": "ml"}
+MAX_TOKENS = 300
+"""Each item's output cap: its estimate (what is reserved) prices the output at this."""
 NO_WAIT = {"poll_s": 0.0, "sleep": lambda s: None}
 
 
@@ -74,7 +76,7 @@ def main() -> None:
         store, ledger = str(tmp / "jobs.db"), str(tmp / "ledger.db")
         guard = guard_for(ledger)
         job = submit_batch(router, prompts(n), store=store, job_id="cbj_budget", limits=limits,
-                           budget=guard, metadata=SCOPE)
+                           budget=guard, metadata=SCOPE, max_tokens=MAX_TOKENS)
         held = row(guard)
         print(f"items {n}, chunks {len(job.store.chunks(job.id))}; estimate at batch prices "
               f"${job.estimated_cost():.6f}; reserved ${held.reserved:.6f}, "
@@ -100,7 +102,7 @@ def main() -> None:
         small = guard_for(str(tmp / "small.db"), usd=str(batch / 2))
         try:
             submit_batch(router, prompts(n), store=store, limits=limits, budget=small,
-                         metadata=SCOPE)
+                         metadata=SCOPE, max_tokens=MAX_TOKENS)
         except BudgetExceededError as e:
             after = httpx.get(f"{srv.url}/admin/batches").json()["batches_created"]
             print(f"refused: needs ${e.requested:.6f} of ${e.limit}; provider batches created "
@@ -111,7 +113,8 @@ def main() -> None:
             t0 = time.perf_counter()
             kw = {"budget": guard_for(str(tmp / f"{name}.db")), "metadata": SCOPE} \
                 if name == "budget" else {}
-            j = submit_batch(router, prompts(n), store=store, limits=limits, **kw)
+            j = submit_batch(router, prompts(n), store=store, limits=limits,
+                             max_tokens=MAX_TOKENS, **kw)
             j.wait(**NO_WAIT)
             times[name] = time.perf_counter() - t0
         print(f"submit + collect: {times['no budget']:.2f} s without a guard, "
