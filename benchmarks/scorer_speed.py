@@ -1,42 +1,34 @@
-"""Per-prompt time of the learned scorer vs the keyword heuristic, in one process.
+"""Per-prompt time of the shipped default scorer vs the keyword heuristic, in one process.
 
-The learned scorer's speed does not depend on its weight values, so without ``--artifact`` an
-UNTRAINED model of the default size (2**18 random weights) is timed: this measures speed only,
-never routing quality. Prompts: the 300 workload prompts, and the same prompts padded to about
-8,000 characters (both scorers only scan the two ends of long prompts). The heuristic caches its
-scores by text; both its cached and its uncached path are timed.
+Prompts: the 300 workload prompts padded (with their own text) to about 200 tokens and to about
+8,000 tokens (tiktoken o200k_base). Both scorers cache by text; the UNCACHED paths are timed
+(a cache hit says nothing about a new prompt). The budget: about 100 us at 200 tokens and at
+most 1 ms at 8k tokens.
 
-    python -m benchmarks.scorer_speed [--artifact scorer.npz] [--rounds 7]
+    python -m benchmarks.scorer_speed [--artifact scorer.gz] [--rounds 9]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from importlib import resources
 
-import numpy as np
-
-from langchain_costrouter.quality.features import DENSE_NAMES, FeatureConfig
-from langchain_costrouter.quality.learned import LearnedScorer
-from langchain_costrouter.routing.scorers import HeuristicScorer
+from langchain_costrouter.pricing.tokens import count_text
+from langchain_costrouter.quality.baselines import reference_prompts
+from langchain_costrouter.routing.request import read_request
+from langchain_costrouter.routing.scorers import HeuristicScorer, default_scorer, load_scorer
 
 
-def prompts() -> list[str]:
-    text = resources.files("langchain_costrouter").joinpath("data/workload.jsonl").read_text()
-    return [json.loads(line)["prompt"] for line in text.splitlines() if line.strip()]
-
-
-def untrained() -> LearnedScorer:
-    cfg = FeatureConfig()
-    rng = np.random.default_rng(0)
-    k = len(DENSE_NAMES)
-    return LearnedScorer(weights=rng.normal(0, 0.1, cfg.size).astype(np.float32),
-                         dense_weights=rng.normal(0, 0.1, k), dense_mean=np.zeros(k),
-                         dense_std=np.ones(k), bias=0.0, config=cfg)
+def padded(prompts: Sequence[str], tokens: int) -> list[str]:
+    out = []
+    for p in prompts:
+        t = p
+        while count_text(t) < tokens:
+            t = t + "\n" + p
+        out.append(t)
+    return out
 
 
 def per_prompt_us(fn: Callable[[str], float], texts: Sequence[str]) -> float:
@@ -48,33 +40,31 @@ def per_prompt_us(fn: Callable[[str], float], texts: Sequence[str]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--artifact", help="a trained .npz (default: an untrained model, speed only)")
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--artifact", help="a train-scorer artifact (default: the shipped one)")
+    ap.add_argument("--rounds", type=int, default=9)
     args = ap.parse_args()
-    learned = LearnedScorer.load(args.artifact) if args.artifact else untrained()
+    learned = load_scorer(args.artifact) if args.artifact else default_scorer()
     h = HeuristicScorer()
-    short = prompts()
-    long = [(p + "\n") * (8000 // (len(p) + 1) + 1) for p in short]
     variants: dict[str, Callable[[str], float]] = {
-        "heuristic (cached)": h.score,
         "heuristic (uncached)": h._score_text,
-        "learned": learned.score,
+        "default (uncached)": lambda t: learned._text_logit(read_request(t).task),
     }
-    for name, texts in (("workload prompts", short), ("~8,000-character prompts", long)):
+    base = reference_prompts()
+    for tokens in (200, 8000):
+        texts = padded(base if tokens < 1000 else base[:100], tokens)
         for fn in variants.values():  # warm-up
             per_prompt_us(fn, texts[:20])
         times: dict[str, list[float]] = {k: [] for k in variants}
         for _ in range(args.rounds):
             for k, fn in variants.items():
                 times[k].append(per_prompt_us(fn, texts))
-        base = statistics.median(times["heuristic (uncached)"])
-        avg = sum(map(len, texts)) / len(texts)
-        print(f"\n{name} ({len(texts)}, mean {avg:,.0f} chars), median of {args.rounds} rounds")
+        ref = min(times["heuristic (uncached)"])
+        mean_tokens = statistics.mean(count_text(t) for t in texts)
+        print(f"\n~{tokens} tokens ({len(texts)} prompts, mean {mean_tokens:,.0f} tokens), "
+              f"best of {args.rounds} rounds (the least disturbed by other processes)")
         for k, ts in times.items():
-            med = statistics.median(ts)
-            print(f"  {k:22s} {med:9.1f} us/prompt   x{med / base:.2f} vs uncached heuristic")
-    print(f"\nlearned scorer: {'trained ' + args.artifact if args.artifact else 'UNTRAINED'}"
-          f" ({learned.config.size} slots); budget 1,000 us/prompt")
+            med = min(ts)
+            print(f"  {k:22s} {med:9.1f} us/prompt   x{med / ref:.2f} vs the heuristic")
 
 
 if __name__ == "__main__":

@@ -414,6 +414,15 @@ class CostCeilingError(CostRouterError):
             "raise max_cost, or pass ceiling='soft' to serve it over the ceiling")
 
 
+class ArtifactError(ConfigError):
+    """A scorer artifact cannot be used (another format version, corrupted, truncated)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"scorer artifact {path}: {problem}")
+
+
 class CascadeCheckError(CostRouterError):
     """A cascade check raised instead of accepting or rejecting an answer.
 

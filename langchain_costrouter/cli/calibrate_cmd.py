@@ -20,6 +20,7 @@ from langchain_costrouter.quality.calibrate import (
     share_for_quality,
 )
 from langchain_costrouter.quality.table import read_prompts, read_table
+from langchain_costrouter.routing.scorers import scale_of
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,8 +35,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="your prompts: .jsonl (key --prompt-col), .csv (column), .txt (one a line)",
                    )
     p.add_argument("--prompt-col", default="prompt")
-    p.add_argument("--scorer", default="heuristic",
-                   help="random[:SEED], length, heuristic (default) or a learned .npz")
+    p.add_argument("--scorer", default="default",
+                   help="default (the shipped learned scorer), random[:SEED], length, "
+                   "heuristic, or a train-scorer artifact")
+    p.add_argument("--write", metavar="OUT",
+                   help="save a copy of the (learned) scorer carrying these cuts, so that "
+                   "ChatCostRouter(scorer=load_scorer(OUT)) routes with them")
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--strong-share", type=float, metavar="S",
                      help="share of calls for the strong (EXPERT) level, e.g. 0.3: one cut")
@@ -119,24 +124,35 @@ def run(args: argparse.Namespace) -> int:
         [[lv.value, _band(cal.thresholds.cuts, i), f"{s * 100:.1f}%"]
          for i, (lv, s) in enumerate(zip(cal.levels, cal.shares, strict=True))],
     ))
-    snippet = cal.snippet()
+    if args.write:
+        if not hasattr(scorer, "with_cuts"):
+            raise ConfigError(f"--write needs a learned scorer (default or an artifact); "
+                              f"{name} has no artifact to carry cuts")
+        written = scorer.with_cuts(cal.thresholds.cuts, mix=list(mix),
+                                   reference=f"{cal.prompts} prompts of {args.prompts}"
+                                   ).save(args.write)
+        con.print(f"wrote {written}: route with ChatCostRouter(scorer=load_scorer({written!r}))"
+                  " (load_scorer from langchain_costrouter.routing.scorers)")
+        return 0
+    cuts = ", ".join(f"{c:.6g}" for c in cal.thresholds.cuts)
     expr = _scorer_expr(args.scorer)
-    if expr:
-        snippet = snippet[:-1] + f", scorer={expr})"
-    con.print(f"Use them with: {snippet}  (Thresholds from langchain_costrouter.routing.scorers"
-              + (", scorers from langchain_costrouter.quality" if expr else "") + ")")
+    con.print(f"Use them with: ChatCostRouter(scorer={expr}, thresholds=Thresholds(({cuts},), "
+              f"scale={scale_of(scorer)!r}))  (from langchain_costrouter.routing.scorers import"
+              " Thresholds, load_scorer; from langchain_costrouter.quality import baselines)")
     return 0
 
 
-def _scorer_expr(spec: str) -> str | None:
-    """Python expression building the scorer named on the command line (heuristic: None)."""
+def _scorer_expr(spec: str) -> str:
+    """Python expression building the scorer named on the command line."""
+    if spec == "default":
+        return "None"
     if spec == "heuristic":
-        return None
+        return "HeuristicScorer()"
     if spec == "length":
         return "baselines.LengthScorer()"
     if spec.startswith("random"):
         return f"baselines.RandomScorer({spec.partition(':')[2] or 0})"
-    return f"learned.LearnedScorer.load({spec!r})"
+    return f"load_scorer({spec!r})"
 
 
 def _band(cuts: tuple[float, ...], i: int) -> str:

@@ -10,9 +10,10 @@ from langchain_costrouter.cli import eval_cascade
 from langchain_costrouter.cli import report as out
 from langchain_costrouter.quality.baselines import resolve_scorer, score_all
 from langchain_costrouter.quality.metrics import Curve, RouterReport, curve, evaluate
+from langchain_costrouter.quality.protocol import Split
 from langchain_costrouter.quality.table import RoutingTable, read_table
 
-DEFAULT_SCORERS = ("random", "length", "heuristic")
+DEFAULT_SCORERS = ("random", "length", "heuristic", "default")
 
 
 def add_table_args(p: argparse.ArgumentParser, *, costs: bool = True) -> None:
@@ -34,8 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "quality of a strong and a weak model (and optionally each call's cost).",
     )
     add_table_args(p)
-    p.add_argument("--scorer", action="append", metavar="NAME|PATH.npz",
-                   help="random[:SEED], length, heuristic, or a learned artifact; repeatable "
+    p.add_argument("--scorer", action="append", metavar="NAME|PATH",
+                   help="random[:SEED], length, heuristic, default (the shipped learned "
+                   "scorer), or a train-scorer artifact; repeatable "
                    f"(default: {', '.join(DEFAULT_SCORERS)})")
     p.add_argument("--quality-target", type=float, default=0.95,
                    help="fraction of the strong model's quality for the cost column (0.95)")
@@ -72,6 +74,23 @@ def render(reports: Sequence[RouterReport], title: str) -> None:
         line += (f"; all-weak {out.money(r0.cost_all_weak)}, "
                  f"all-strong {out.money(r0.cost_all_strong)}")
     con.print(line + ". APGR: random = 0.5 in expectation, perfect ranking near 1.")
+
+
+def render_splits(splits: Sequence[Split], title: str) -> None:
+    """Held-out splits of :mod:`~..quality.protocol`: APGR and CPT(50%) per scorer."""
+    con = out.console()
+    for sp in splits:
+        head = f"{title}: {sp.name} ({sp.rows} rows)"
+        if sp.problem:
+            con.print(f"[yellow]{head}: no figures ({sp.problem})[/]")
+            continue
+        rows = []
+        for name, sc in sp.scores.items():
+            apgr = f"{sc.apgr:.3f}"
+            if sc.spread:
+                apgr += f" (seeds {sc.spread[0]:.3f}-{sc.spread[1]:.3f})"
+            rows.append([name, apgr, f"{sc.cpt50 * 100:.1f}%"])
+        con.print(out.table(head, ["scorer", "APGR", "CPT(50%)"], rows))
 
 
 def plot(path: str, curves: dict[str, Curve]) -> Path:

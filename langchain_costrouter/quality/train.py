@@ -1,21 +1,24 @@
-"""Train a :class:`~.learned.LearnedScorer` from a routing table and report held-out figures.
+"""Train a scorer on your own routing table (a CSV or the FeedbackLog) and report held-out
+figures next to the baselines, on the same rows.
 
-Labels are "strong wins": the strong model's quality is above the weak model's on that prompt.
-Evaluation holds out whole groups (e.g. whole source datasets), never single rows:
+Target per prompt: ``(q_strong - q_weak + 1) / 2`` (1 = only the strong model gets it right,
+0 = only the weak one, 0.5 = tie), the n-gram + hand-made-feature model of :mod:`.fit`, from
+zeros (``init=None``) or from a saved scorer's weights (warm start, e.g. the shipped default).
 
-* ``holdout=[...]`` given: train on the other groups, evaluate on the held-out ones; the saved
-  artifact is that model (it never saw the held-out groups).
-* no ``holdout`` but a group column: leave-one-group-out (train on all groups but one, evaluate
-  on that one, for each group), then the saved artifact is trained on every row.
-* no group column: no held-out evaluation is possible; none is reported.
+Evaluation:
 
-The artifact's metadata records the CSV path, its sha256, the row counts, the columns and the
-held-out groups, so that any figure can be traced to the rows behind it.
+* ``holdout=[...]`` (needs a group column): train on the other groups, evaluate on those; the
+  saved artifact is that model (it never saw the held-out groups);
+* otherwise the in-domain split: a random half of the distinct prompts trains, the other half
+  evaluates; then the saved artifact is trained on every row.
+
+The artifact carries cuts calibrated on its training prompts for ``mix`` (your traffic's level
+mix) and records its rows: the file, its sha256, the columns, the counts, the held-out figures.
+Every check runs before anything is written; the write itself is atomic.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -23,67 +26,54 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from langchain_costrouter.exceptions import ConfigError
-from langchain_costrouter.quality.baselines import resolve_scorer, score_all
-from langchain_costrouter.quality.features import FeatureConfig
-from langchain_costrouter.quality.learned import FitSettings, LearnedScorer, fit
-from langchain_costrouter.quality.metrics import RouterReport, evaluate
+from langchain_costrouter.exceptions import ConfigError, RoutingDataError
+from langchain_costrouter.quality.corpus import in_first_half, sha256_of
+from langchain_costrouter.quality.fit import (
+    FitSettings,
+    design,
+    fit,
+    from_scorer,
+    take,
+    to_scorer,
+)
+from langchain_costrouter.quality.protocol import Split, evaluate_split
 from langchain_costrouter.quality.table import RoutingTable
-
-COMPARED = ("random", "length", "heuristic")
-
-
-@dataclass(frozen=True)
-class HeldOut:
-    """Figures of every scorer on one held-out split."""
-
-    groups: tuple[str, ...]
-    rows: int
-    reports: tuple[RouterReport, ...] = ()
-    problem: str | None = None
-    """Why no figures could be computed (e.g. no quality gap in the group)."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"groups": list(self.groups), "rows": self.rows, "problem": self.problem,
-                "reports": [r.as_dict() for r in self.reports]}
+from langchain_costrouter.routing.features import FeatureConfig
+from langchain_costrouter.routing.scorers import DEFAULT_MIX, default_scorer
 
 
 @dataclass
 class TrainResult:
-    scorer: LearnedScorer
+    scorer: Any
     artifact: str
     protocol: str
-    """``holdout``, ``leave-one-group-out`` or ``none``."""
-    held_out: list[HeldOut] = field(default_factory=list)
+    """``holdout`` or ``in-domain half``."""
+    held_out: list[Split] = field(default_factory=list)
 
 
-def sha256_of(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def check_table(table: RoutingTable, columns: dict[str, str | None]) -> None:
+    """A table that cannot train: no quality gap anywhere, or one group only."""
+    strong, weak = columns.get("strong") or "strong", columns.get("weak") or "weak"
+    if all(s == w for s, w in zip(table.strong, table.weak, strict=True)):
+        raise RoutingDataError(table.source, f"no quality gap: on every row (1-{len(table)}) "
+                               f"it equals column {weak!r}, so there is nothing to learn",
+                               column=strong, row=1)
+    if table.groups is not None:
+        groups = Counter(table.groups)
+        if len(groups) < 2:
+            raise RoutingDataError(table.source, f"names one group only ({next(iter(groups))!r}"
+                                   f" on rows 1-{len(table)}): holding out needs two or more",
+                                   column=columns.get("holdout") or "group", row=1)
 
 
-def _evaluate(model: LearnedScorer, table: RoutingTable, groups: Sequence[str]) -> HeldOut:
-    reports = []
-    try:
-        for name in COMPARED:
-            label, scorer = resolve_scorer(name)
-            reports.append(evaluate(label, score_all(scorer, table.prompts), table))
-        reports.append(evaluate("learned", model.score_batch(table.prompts), table))
-    except ConfigError as e:
-        return HeldOut(tuple(groups), len(table), problem=str(e))
-    return HeldOut(tuple(groups), len(table), tuple(reports))
+def _targets(table: RoutingTable, rows: Sequence[int]) -> list[float]:
+    return [(table.strong[i] - table.weak[i] + 1) / 2 for i in rows]
 
 
-def _rows_in(table: RoutingTable, groups: set[str], inside: bool) -> list[int]:
-    assert table.groups is not None
-    return [i for i, g in enumerate(table.groups) if (g in groups) == inside]
-
-
-def _fit(table: RoutingTable, settings: FitSettings, config: FeatureConfig) -> LearnedScorer:
-    return fit(table.prompts, table.strong_wins(), settings, config)
+def _evaluate(name: str, table: RoutingTable, rows: Sequence[int], model: Any) -> Split:
+    return evaluate_split(name, [table.prompts[i] for i in rows],
+                          [table.strong[i] for i in rows], [table.weak[i] for i in rows],
+                          {"shipped default": default_scorer(), "trained": model})
 
 
 def train_scorer(
@@ -93,62 +83,61 @@ def train_scorer(
     columns: dict[str, str | None],
     holdout: Sequence[str] | None = None,
     settings: FitSettings | None = None,
-    config: FeatureConfig | None = None,
+    init: Any | None = None,
+    mix: Sequence[float] = DEFAULT_MIX,
+    seed: int = 0,
 ) -> TrainResult:
-    """Train, evaluate on held-out groups, save the artifact with its provenance."""
+    """Check, evaluate on a held-out split, train, calibrate, then save atomically."""
     settings = settings or FitSettings()
-    config = config or FeatureConfig()
     out = os.fspath(out)
-    if not out.endswith(".npz"):
-        raise ConfigError(f"--out must end in .npz, got {out!r}")
+    check_table(table, columns)
     if holdout and table.groups is None:
         raise ConfigError("--holdout needs --holdout-col (the column naming each row's group)")
-    counts = Counter(table.groups or ())
-    held: list[HeldOut] = []
-    model: LearnedScorer | None = None
+    config = init.config if init is not None else FeatureConfig()
+    warm = from_scorer(init) if init is not None else None
+    x = design(table.prompts, config)
+    n = len(table)
     if holdout:
+        counts = Counter(table.groups or ())
         unknown = [g for g in holdout if g not in counts]
         if unknown:
             raise ConfigError(f"held-out groups {unknown} are not in the data; "
                               f"groups: {', '.join(sorted(counts))}")
-        train_rows = _rows_in(table, set(holdout), inside=False)
+        assert table.groups is not None
+        train_rows = [i for i in range(n) if table.groups[i] not in holdout]
+        test_rows = [i for i in range(n) if table.groups[i] in holdout]
         if not train_rows:
             raise ConfigError("holding out every group leaves no training rows")
-        train = table.subset(train_rows)
         protocol = "holdout"
-        model = _fit(train, settings, config)
-        test = table.subset(_rows_in(table, set(holdout), inside=True))
-        held.append(_evaluate(model, test, holdout))
-        if len(holdout) > 1:
-            held += [_evaluate(model, test.subset(_rows_in(test, {g}, True)), [g])
-                     for g in holdout]
-    elif table.groups is not None:
-        if len(counts) < 2:
-            raise ConfigError(f"leave-one-group-out needs 2 or more groups; got {list(counts)}")
-        protocol = "leave-one-group-out"
-        for g in sorted(counts):
-            part = _fit(table.subset(_rows_in(table, {g}, False)), settings, config)
-            held.append(_evaluate(part, table.subset(_rows_in(table, {g}, True)), [g]))
-        train = table
     else:
-        protocol, train = "none", table
-    source = {
-        "path": os.path.abspath(table.source) if os.path.exists(table.source) else table.source,
-        "sha256": sha256_of(table.source) if os.path.exists(table.source) else None,
-        "rows_in_file": len(table),
-        "rows_trained_on": len(train),
-        "columns": columns,
-        "holdout_groups": list(holdout or []),
-        "train_groups": dict(Counter(train.groups)) if train.groups is not None else None,
-    }
-    meta = {
+        train_rows = [i for i in range(n) if in_first_half(table.prompts[i], seed)]
+        test_rows = [i for i in range(n) if not in_first_half(table.prompts[i], seed)]
+        protocol = "in-domain half"
+    if not train_rows or not test_rows:
+        raise ConfigError(f"{n} rows are too few to hold half out; give more labelled prompts")
+    part = to_scorer(fit(take(x, train_rows), _targets(table, train_rows), config, settings,
+                         warm=warm), config)
+    held = [_evaluate(", ".join(holdout) if holdout else "held-out half", table, test_rows,
+                      part)]
+    final_rows = train_rows if holdout else list(range(n))
+    model = part if holdout else to_scorer(
+        fit(x, _targets(table, final_rows), config, settings, warm=warm), config)
+    prompts = [table.prompts[i] for i in final_rows]
+    exists = os.path.exists(table.source)
+    model.metadata.update({
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "source": source,
-        "protocol": protocol,
+        "trained_on": {
+            "path": os.path.abspath(table.source) if exists else table.source,
+            "sha256": sha256_of(table.source) if exists else None,
+            "rows_in_file": n, "rows_trained_on": len(final_rows), "columns": columns,
+            "holdout_groups": list(holdout or []),
+            "groups": dict(Counter(table.groups[i] for i in final_rows))
+            if table.groups is not None else None,
+        },
+        "init": "scratch" if init is None else (init.metadata.get("built_by") or "a scorer"),
+        "fit": settings.as_dict(), "protocol": protocol,
         "held_out": [h.as_dict() for h in held],
-    }
-    if model is None:  # the holdout model is saved as evaluated; otherwise train on every row
-        model = _fit(train, settings, config)
-    model.metadata.update(meta)
+    })
+    model = model.calibrated(prompts, mix, f"its {len(prompts)} training prompts")
     path = model.save(out)
     return TrainResult(scorer=model, artifact=path, protocol=protocol, held_out=held)

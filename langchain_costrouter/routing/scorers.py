@@ -1,80 +1,47 @@
 """How hard is a request? A continuous score, and thresholds that turn it into a level.
 
 A scorer is any callable ``(messages) -> float`` where higher means it needs a stronger model.
-:class:`HeuristicScorer` is the default: keywords plus length, a few microseconds per prompt.
-It is a heuristic and is wrong on hard prompts that look simple; swap in a better scorer where
-quality matters (``ChatCostRouter(scorer=my_callable)``).
+A scorer may also have ``score_request(messages, *, tools, response_format)`` (it then reads
+the whole request) and ``thresholds`` (its own calibrated cuts).
+
+* The default (``scorer=None``) is the learned scorer shipped in the package
+  (:func:`default_scorer`): a linear model over hashed n-grams and robust hand-made features,
+  trained on the public routing data, calibrated on the package's workload for
+  :data:`DEFAULT_MIX`. It reads the system prompt, the conversation, tools and schemas.
+* :class:`HeuristicScorer` is the old keyword + length heuristic, kept as a baseline.
+
+Thresholds travel with their scorer: :func:`resolve_scorer` uses the scorer's own cuts unless
+the user gives cuts, and refuses a scorer that has none (calibrate it first) or cuts calibrated
+on another scorer's scale.
 """
 
 from __future__ import annotations
 
 import math
-import re
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
+from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from langchain_costrouter.exceptions import ConfigError
+from langchain_costrouter.routing.keywords import _PUNCT, CLOSED_FORM, SIGNALS
 from langchain_costrouter.routing.levels import LEVELS, Level
 
 Scorer = Callable[[Sequence[BaseMessage]], float]
 """``score(messages) -> float``; higher = harder. Plain functions qualify."""
 
-
-class _Signal:
-    """Words (matched as whole words or, ending in ``*``, as prefixes) and phrases."""
-
-    def __init__(self, weight: float, *terms: str) -> None:
-        self.weight = weight
-        self.words = frozenset(t for t in terms if " " not in t and not t.endswith("*"))
-        self.stems = frozenset(t[:-1] for t in terms if t.endswith("*"))
-        self.stem_lengths = sorted({len(s) for s in self.stems})
-        self.phrases = tuple(t for t in terms if " " in t)
-
-    def hit(self, words: set[str], text: str) -> bool:
-        if not self.words.isdisjoint(words):
-            return True
-        if self.stems and any(w[:k] in self.stems for w in words for k in self.stem_lengths):
-            return True
-        return any(p in text for p in self.phrases)
-
-
-# Each group adds its weight once, however many of its terms appear.
-# fmt: off
-_SIGNALS: tuple[_Signal, ...] = (
-    _Signal(  # expert: proofs, science, medicine, law, multi-step reasoning
-        0.40, "prove", "proof", "theorem", "lemma", "rigorous*", "derive", "derivation",
-        "formally", "invariant", "asymptotic*", "np-hard", "eigen*", "differential equation",
-        "integral", "diagnos*", "contraindicat*", "liabilit*", "jurisdiction*", "statute*",
-        "case law", "pathophysiolog*", "stoichiometr*", "thermodynamic*", "quantum",
-        "step by step", "step-by-step", "multi-step", "show your reasoning", "reason about",
-        "reason through", "expected value", "probability", "puzzle",
-    ),
-    _Signal(  # design and systems
-        0.25, "trade-off", "tradeoff*", "trade-offs", "architect*", "design a", "optimi*",
-        "concurren*", "distributed", "race condition", "deadlock*", "scalab*", "threat model",
-        "root cause", "plan a", "strategy", "strategies",
-    ),
-    _Signal(  # code
-        0.30, "implement*", "write a function", "write code", "function", "class", "refactor*",
-        "debug*", "bug", "bugs", "traceback", "stack trace", "exception", "sql", "regex",
-        "python", "javascript", "typescript", "rust", "golang", "java", "algorithm*",
-        "unit test", "unit tests", "pytest", "api", "endpoint", "```",
-    ),
-    _Signal(  # explanation
-        0.10, "explain*", "why", "compare", "comparison", "analyze", "analyse", "evaluate",
-        "summarize", "summarise", "how does", "how do", "differences", "pros and cons",
-    ),
-)
-_TRIVIAL = _Signal(
-    0.0, "classify", "sentiment", "label", "categor*", "yes or no", "true or false",
-    "one word", "translate", "extract", "spell", "capital of", "respond with only",
-    "answer with only", "positive or negative", "which of the following",
-)
-# fmt: on
-_PUNCT = re.compile(r"[^\w\s`*-]+")
+DEFAULT_ARTIFACT = "data/default_scorer.gz"
+"""The shipped default scorer, inside the package."""
+DEFAULT_MIX: tuple[float, ...] = (0.4, 0.3, 0.2, 0.1)
+"""The default scorer's cuts send these shares of the package's 300-prompt reference workload
+(``data/workload.jsonl``) to TRIVIAL, STANDARD, COMPLEX and EXPERT: the workload's own
+labelled mix (120/90/60/30 prompts)."""
+_SIGNALS = SIGNALS
+_TRIVIAL = CLOSED_FORM
 
 
 def _text(content: object) -> str:
@@ -107,6 +74,14 @@ class HeuristicScorer:
     instructions sit at the start or the end of a prompt, and scanning 8k-token documents
     would cost more than the call's routing budget."""
 
+    scale = "heuristic"
+    thresholds_cuts: tuple[float, ...] = (0.25, 0.45, 0.65)
+    """Its hand-set cuts."""
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self.thresholds_cuts, scale=self.scale)
+
     def __call__(self, messages: Sequence[BaseMessage] | str) -> float:
         return self.score(messages)
 
@@ -119,15 +94,16 @@ class HeuristicScorer:
             half = self.max_scan_chars // 2
             text = text[:half] + "\n" + text[-half:]
         text = text.lower()
-        words = set(_PUNCT.sub(" ", text).split())
+        spaced = _PUNCT.sub(" ", text)
+        words = set(spaced.split())
         s = 0.05
         for signal in _SIGNALS:
-            if signal.hit(words, text):
+            if signal.hit(words, text, spaced):
                 s += signal.weight
         if "\n3." in text or "\n3)" in text:  # a numbered list of three or more steps
             s += 0.10
         s += self.length_weight * min(1.0, math.log1p(n) / math.log1p(self.long_chars))
-        if _TRIVIAL.hit(words, text) and s < 0.6:
+        if _TRIVIAL.hit(words, text, spaced) and s < 0.6:
             s *= 0.45
         return max(0.0, min(1.0, s))
 
@@ -149,8 +125,12 @@ class Thresholds:
     """
 
     cuts: tuple[float, ...] = (0.25, 0.45, 0.65)
+    scale: str | None = None
+    """The scale the cuts were calibrated on (the scorer's ``scale``); ``None``: unchecked."""
 
     def __post_init__(self) -> None:
+        if any(not math.isfinite(c) for c in self.cuts):
+            raise ConfigError(f"threshold cut points must be finite numbers, got {list(self.cuts)}")
         if not 1 <= len(self.cuts) <= 3:
             raise ConfigError(f"thresholds need 1 to 3 cut points, got {list(self.cuts)}")
         if any(b <= a for a, b in zip(self.cuts, self.cuts[1:], strict=False)):
@@ -163,10 +143,26 @@ class Thresholds:
                 return level
         return levels[-1]
 
+    @classmethod
+    def calibrate(
+        cls,
+        scorer: Scorer,
+        sample_prompts: Sequence[Sequence[BaseMessage] | str],
+        *,
+        mix: Sequence[float] = DEFAULT_MIX,
+    ) -> Thresholds:
+        """Cuts sending ``mix`` (shares per level, lowest first, 2 to 4 of them) of
+        ``sample_prompts`` to each level, on ``scorer``'s own scale."""
+        from langchain_costrouter.quality.calibrate import calibrate
+
+        scores = [score_request(scorer, p) for p in sample_prompts]
+        cuts = calibrate(scores, mix).thresholds.cuts
+        return cls(cuts, scale=scale_of(scorer))
+
 
 def score_request(
     scorer: Scorer,
-    messages: Sequence[BaseMessage],
+    messages: Sequence[BaseMessage] | str,
     *,
     tools: Sequence[dict[str, object]] | None = None,
     response_format: object | None = None,
@@ -174,10 +170,16 @@ def score_request(
     """The score of one request: what the router calls on every unpinned call.
 
     ``tools`` are the bound tools (OpenAI format) and ``response_format`` the structured-output
-    request, if any. A score that is not a finite number is a :class:`ConfigError` naming the
+    request, if any. A scorer with a ``score_request`` method gets them all (the default scorer
+    reads the system prompt, the conversation, tool results, tools and schema); a plain callable
+    gets the messages. A score that is not a finite number is a :class:`ConfigError` naming the
     scorer, never a silent route to one level.
     """
-    value = scorer(messages)
+    whole = getattr(scorer, "score_request", None)
+    if callable(whole):
+        value = whole(messages, tools=tools, response_format=response_format)
+    else:
+        value = scorer(messages)  # type: ignore[arg-type]
     try:
         score = float(value)
     except (TypeError, ValueError):
@@ -189,19 +191,67 @@ def score_request(
     return score
 
 
+def scale_of(scorer: object) -> str | None:
+    """The name of a scorer's scale (``scorer.scale``), ``None`` when it declares none."""
+    scale = getattr(scorer, "scale", None)
+    return scale if isinstance(scale, str) else None
+
+
+@lru_cache(maxsize=1)
+def default_scorer() -> Any:
+    """The learned scorer shipped in the package, with its calibrated cuts (loaded once)."""
+    from langchain_costrouter.routing.learned import LearnedScorer
+
+    ref = resources.files("langchain_costrouter").joinpath(DEFAULT_ARTIFACT)
+    with resources.as_file(ref) as path:
+        return LearnedScorer.load(path)
+
+
+def load_scorer(path: str | os.PathLike[str]) -> Any:
+    """A learned scorer artifact (``costrouter train-scorer --out``), with its cuts if any."""
+    from langchain_costrouter.routing.learned import LearnedScorer
+
+    return LearnedScorer.load(path)
+
+
+_HOW = ("calibrate it on your own prompts first: `costrouter calibrate --prompts FILE --scorer "
+        "...` or `Thresholds.calibrate(scorer, sample_prompts, mix=(0.4, 0.3, 0.2, 0.1))`, "
+        "then pass thresholds=")
+
+
 def resolve_scorer(
-    scorer: Scorer | None, thresholds: Thresholds | Sequence[float] | None
+    scorer: Scorer | str | os.PathLike[str] | None,
+    thresholds: Thresholds | Sequence[float] | None,
 ) -> tuple[Scorer, Thresholds]:
-    """The router's scorer and the cuts it uses: the user's cuts when given, else the
-    scorer's own (``scorer.thresholds``), else the default cuts."""
-    chosen = scorer if scorer is not None else HeuristicScorer()
+    """The router's scorer and the cuts it uses.
+
+    ``scorer``: ``None`` (the shipped default), a scorer object or plain callable, or the path
+    of a learned-scorer artifact. Cuts: the user's when given, else the scorer's own
+    (``scorer.thresholds``); a scorer with neither is a :class:`ConfigError` telling how to
+    calibrate. ``Thresholds`` calibrated on another scorer's scale are refused.
+    """
+    if scorer is None:
+        chosen: Any = default_scorer()
+    elif isinstance(scorer, (str, os.PathLike)):
+        chosen = load_scorer(scorer)
+    elif callable(scorer):
+        chosen = scorer
+    else:
+        raise ConfigError(f"scorer must be a callable, a scorer artifact path or None, "
+                          f"got {type(scorer).__name__}")
     if thresholds is None:
         own = getattr(chosen, "thresholds", None)
-        cuts = own if isinstance(own, Thresholds) else Thresholds()
-    elif isinstance(thresholds, Thresholds):
-        cuts = thresholds
-    else:
-        cuts = Thresholds(tuple(float(c) for c in thresholds))
+        if not isinstance(own, Thresholds):
+            raise ConfigError(f"scorer {_name(chosen)} has no thresholds of its own, and its "
+                              f"scores have no known scale; {_HOW}")
+        return chosen, own
+    cuts = thresholds if isinstance(thresholds, Thresholds) else Thresholds(
+        tuple(float(c) for c in thresholds))
+    mine = scale_of(chosen)
+    if cuts.scale is not None and mine is not None and cuts.scale != mine:
+        raise ConfigError(f"thresholds {list(cuts.cuts)} were calibrated for scale "
+                          f"{cuts.scale!r}, but scorer {_name(chosen)} scores on {mine!r}; "
+                          f"{_HOW}")
     return chosen, cuts
 
 

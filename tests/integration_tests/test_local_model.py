@@ -49,7 +49,8 @@ from langchain_costrouter.router import ChatCostRouter  # noqa: E402
 from langchain_costrouter.testing.config import ServerConfig  # noqa: E402
 from langchain_costrouter.testing.server import LocalServer  # noqa: E402
 
-HUMAN = HumanMessage("What is the capital of France? Answer in one word.")
+# a prompt the default scorer routes to TRIVIAL (a closed-form label)
+HUMAN = HumanMessage("Classify the sentiment of this review as positive or negative: I love it.")
 PROMPT = [HUMAN]
 MAX_TOKENS = 8
 

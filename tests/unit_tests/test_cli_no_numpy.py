@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from langchain_costrouter.cli import train_scorer
-from langchain_costrouter.quality.learned import FitSettings
+from langchain_costrouter.quality.fit import FitSettings
 
 BLOCK = (
     "import sys\n"
@@ -50,5 +50,5 @@ def test_train_scorer_without_numpy_says_which_extra() -> None:
 
 def test_parser_defaults_match_fit_settings() -> None:
     d = FitSettings()
-    expected = (d.epochs, d.learning_rate, d.l2)
-    assert expected == (train_scorer.EPOCHS, train_scorer.LEARNING_RATE, train_scorer.L2)
+    expected = (d.epochs, d.learning_rate, d.l2_text)
+    assert expected == (train_scorer.EPOCHS, train_scorer.LEARNING_RATE, train_scorer.L2_TEXT)

@@ -52,7 +52,7 @@ def test_eval_router_prints_json_and_plot(tmp_path: Path, capsys: pytest.Capture
     out = capsys.readouterr().out
     assert "APGR" in out and "cost at 95% quality" in out
     reports = {r["scorer"]: r for r in json.loads(j.read_text())["reports"]}
-    assert set(reports) == {"random", "length", "heuristic"}
+    assert set(reports) == {"random", "length", "heuristic", "default"}
     # the heuristic ranks the proof and the code task (the two strong wins) first:
     # PGR 0 -> .5 -> 1 over shares 0, .25, .5, then 1: APGR = .0625 + .1875 + .5 = .75
     assert reports["heuristic"]["apgr"] == pytest.approx(0.75)

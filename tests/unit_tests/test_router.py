@@ -263,6 +263,7 @@ def test_level_comes_from_the_scorer_thresholds() -> None:
             "expert": ["dear"],
         },
         scorer=lambda msgs: 0.9 if "prove" in msgs[-1].text else 0.1,
+        thresholds=(0.25, 0.45, 0.65),
         escalate=False,
     )
     hard = router.invoke("prove it")

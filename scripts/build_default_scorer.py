@@ -1,0 +1,59 @@
+"""Rebuild the shipped default scorer from the shared routing data and print its figures.
+
+    python -m scripts.build_default_scorer [--data ../shared/data/routing]
+        [--out langchain_costrouter/data/default_scorer.gz] [--json figures.json]
+        [--per-dataset N]   # N rows per dataset only: a quick smoke run, not the shipped model
+
+Needs numpy (``pip install -e '.[learn]'``). Takes a few minutes on 2 cores. Prints markdown
+tables: in domain (random half of all files pooled) and leave-one-dataset-out, every scorer on
+the same rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from langchain_costrouter.quality.build import build, write_json
+from langchain_costrouter.quality.protocol import markdown, mean_row
+from langchain_costrouter.quality.workload_fit import workload_levels
+from langchain_costrouter.routing.scorers import load_scorer
+
+DEFAULT_OUT = os.path.join("langchain_costrouter", "data", "default_scorer.gz")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=os.path.join("..", "shared", "data", "routing"))
+    ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--json", help="also write every figure as JSON")
+    ap.add_argument("--per-dataset", type=int, help="only N rows per dataset (smoke run)")
+    args = ap.parse_args(argv)
+    if not os.path.isdir(args.data):
+        print(f"build_default_scorer: no routing data at {args.data}", file=sys.stderr)
+        return 2
+    res = build(args.data, args.out, per_dataset=args.per_dataset,
+                log=lambda m: print(m, file=sys.stderr, flush=True))
+    print("## In domain: a random half of all files' prompts trains, the other half evaluates\n")
+    print(markdown(res.in_domain, cpt=False))
+    print("\n## Out of domain: leave one dataset (family) out\n")
+    print(markdown([*res.out_of_domain, mean_row(res.out_of_domain, "**mean**")]))
+    worse = [s for s in res.out_of_domain if s.problem is None
+             and s.scores["default"].apgr < s.scores["length"].apgr]
+    gaps = ", ".join(f"{s.name} ({s.scores['default'].apgr - s.scores['length'].apgr:+.3f})"
+                     for s in worse)
+    print(f"\ndefault below prompt length on {len(worse)} of "
+          f"{sum(s.problem is None for s in res.out_of_domain)} held-out datasets"
+          + (f": {gaps}" if worse else ""))
+    print("\n## Reference workload (300 labelled prompts; the cuts are calibrated on it)\n")
+    print(workload_levels(load_scorer(res.artifact)))
+    size = os.path.getsize(res.artifact)
+    print(f"\nwrote {res.artifact} ({size / 1e6:.2f} MB)")
+    if args.json:
+        write_json(res, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
