@@ -4,12 +4,13 @@ Run: ``PYTHONPATH=. .venv/bin/python benchmarks/batch_budget.py [--items 2000]``
 
 Half the prompts go to gemini-flash (OpenAI-format batches), half to claude-sonnet (message
 batches), against the local server, with a guard of $50/day per team and 5M tokens/day on a
-SQLite ledger, each item capped at 300 output tokens. It prints what the guard holds at submission (the job's estimate at batch
-prices); then a child process resumes the job, collects the first batch and is killed with
-SIGKILL right after the ledger settled it, before the job store recorded that; this process
-resumes and collects the rest. It prints the settled spend against the items' cost at batch
-prices (must be equal) and at realtime prices, a job refused for lack of room (no provider
-batch created), and the time of the same job with and without the guard (a ratio, same process).
+SQLite ledger, each item capped at 300 output tokens. It prints what the guard holds at
+submission (the job's estimate at batch prices). Then a child process resumes the job,
+collects the first batch and is killed with SIGKILL right after the ledger settled it, before
+the job store recorded that; this process resumes and collects the rest. It prints the settled
+spend against the items' cost at batch prices (must be equal) and at realtime prices, a job
+refused for lack of room (no provider batch created), and the time of the same job with and
+without the guard (a ratio, same process).
 """
 
 from __future__ import annotations

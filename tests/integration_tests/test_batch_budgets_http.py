@@ -99,6 +99,13 @@ def test_a_job_over_the_remaining_budget_is_refused_before_any_batch_is_created(
     assert row.reserved == 0 and row.spent == Decimal(1) - est / 2  # nothing left held
     job = BatchJob("cbj_refused", tmp_path / "j.db")
     assert {c.state for c in job.store.chunks(job.id)} == {"planned"}
+    # with more room (a larger limit on the same ledger), resuming submits it
+    bigger = BudgetGuard(budgets=[Budget.usd("2", per="day", scope="team")],
+                         ledger=guard.ledger)
+    job = BatchJob.resume("cbj_refused", tmp_path / "j.db", router=router, budget=bigger)
+    assert {c.state for c in job.store.chunks(job.id)} == {"submitted"}
+    assert stats(url)["batches_created"] == before["batches_created"] + 3
+    assert usd_row(bigger).reserved == est
 
 
 def test_a_running_job_holds_its_estimate_and_settles_at_the_items_batch_cost(
