@@ -352,6 +352,17 @@ class LocalModelUnavailableError(ConfigError):
         )
 
 
+class TelemetryUnavailableError(ConfigError):
+    """OpenTelemetry was asked for but ``opentelemetry-api``/``-sdk`` is not installed."""
+
+    def __init__(self, missing: str) -> None:
+        self.missing = missing
+        super().__init__(
+            f"OpenTelemetry telemetry needs {missing}, which is not installed: "
+            "pip install 'langchain-costrouter[otel]'"
+        )
+
+
 class LocalModelServerError(CostRouterError):
     """The llama.cpp child server exited or did not answer within its start timeout."""
 

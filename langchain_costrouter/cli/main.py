@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         calibrate_cmd,
         demo,
         eval_router,
+        report_cmd,
         tco_cmd,
         train_scorer,
     )
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Route LangChain chat calls to the cheapest capable model; measure it.",
     )
     sub = parser.add_subparsers(
-        dest="command", metavar="{tco,demo,bench,eval-router,train-scorer,calibrate,batch}"
+        dest="command",
+        metavar="{tco,demo,bench,eval-router,train-scorer,calibrate,batch,report}",
     )
     sub.required = True
     tco_cmd.add_parser(sub)
@@ -45,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_scorer.add_parser(sub)
     calibrate_cmd.add_parser(sub)
     batch_cmd.add_parser(sub)
+    report_cmd.add_parser(sub)
     return parser
 
 

@@ -41,6 +41,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage, get_buffer_string
 from langchain_core.outputs import LLMResult
 
+from langchain_costrouter.costs.groups import GroupTotals, normalize_keys, warn_unknown
 from langchain_costrouter.costs.observe import Observed, estimate
 from langchain_costrouter.costs.pricer import Pricer
 from langchain_costrouter.costs.record import CallRecord, RecordSink
@@ -93,6 +94,8 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
         clock: Monotonic seconds, for latency (inject a fake one in tests).
         wall_clock: Unix seconds, for ``CallRecord.timestamp``.
         max_open_runs: Bound on runs awaiting their end event (abandoned runs are evicted).
+        group_by: Metadata key(s) whose totals are kept for every call (``"user"``, or
+            ``["user", "team"]`` for one group per pair); ``summary()`` then has ``by_group``.
     """
 
     run_inline: bool = True
@@ -108,6 +111,7 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
         clock: Callable[[], float] = time.perf_counter,
         wall_clock: Callable[[], float] = time.time,
         max_open_runs: int = 100_000,
+        group_by: str | Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(max_records, int) or max_records < 0:
@@ -117,6 +121,10 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
         for s in sinks:
             if not isinstance(s, RecordSink):
                 raise ConfigError(f"sink {s!r} has no write(record) method")
+        try:
+            self._group_keys = None if group_by is None else normalize_keys(group_by)
+        except TypeError as e:
+            raise ConfigError(str(e)) from None
         self.store_prompts = store_prompts
         self.max_records = max_records
         self._clock = clock
@@ -139,6 +147,7 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
         self._nested = 0
         self._duplicates = 0
         self._sink_errors = 0
+        self._groups = GroupTotals(self._group_keys) if self._group_keys else None
 
     def __repr__(self) -> str:
         t = self._total
@@ -161,16 +170,36 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
         with self._lock:
             return self._total.cost
 
-    def summary(self) -> CostSummary:
+    def summary(self, group_by: str | Sequence[str] | None = None) -> CostSummary:
+        """Totals and breakdowns; ``group_by`` adds ``by_group`` for any metadata key(s).
+
+        A grouping declared on the handler (``group_by=``) covers every call; another one is
+        computed from the retained records (``groups_exact`` says whether that is all calls).
+        """
+        try:
+            keys = self._group_keys if group_by is None else normalize_keys(group_by)
+        except TypeError as e:
+            raise ConfigError(str(e)) from None
         with self._lock:
-            return build_summary(
+            groups, exact = self._groups, True
+            if keys is not None and keys != self._group_keys:
+                groups = GroupTotals(keys)
+                for r in self._records:
+                    groups.add(r)
+                exact = len(self._records) == self._total.requests
+            out = build_summary(
                 self._total,
                 self._by_model,
                 self._by_level,
                 nested_runs_skipped=self._nested,
                 duplicate_runs_skipped=self._duplicates,
                 sink_errors=self._sink_errors,
+                groups=groups if keys is not None else None,
+                groups_exact=exact,
             )
+        if groups is not None and keys is not None and out.requests:
+            warn_unknown(keys, groups.seen)
+        return out
 
     def add_sink(self, sink: RecordSink) -> None:
         if not isinstance(sink, RecordSink):
@@ -200,6 +229,8 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
             self._total.add(record)
             _group(self._by_model, record.model or UNKNOWN_MODEL).add(record)
             _group(self._by_level, record.level or UNROUTED).add(record)
+            if self._groups is not None:
+                self._groups.add(record)
             sinks = self._sinks
         for sink in sinks:
             try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
+from langchain_costrouter.costs.groups import GroupKey, GroupTotals, as_key
 from langchain_costrouter.costs.stats import Totals
 
 UNKNOWN_MODEL = "(unknown)"
@@ -63,7 +64,10 @@ class UsageSummary:
             if isinstance(v, Decimal):
                 v = str(v)
             elif isinstance(v, dict):
-                v = {k: g.as_dict() for k, g in v.items()}
+                v = {"/".join(k) if isinstance(k, tuple) else k: g.as_dict()
+                     for k, g in v.items()}
+            elif isinstance(v, tuple):
+                v = list(v)
             out[f.name] = v
         return out
 
@@ -79,6 +83,14 @@ class CostSummary(UsageSummary):
     duplicate_runs_skipped: int = 0
     """Wrapper runs that returned a message already counted (same message id)."""
     sink_errors: int = 0
+    group_by: tuple[str, ...] = ()
+    """The metadata keys of ``by_group`` (empty: no grouping asked for)."""
+    by_group: dict[GroupKey, UsageSummary] = field(default_factory=dict)
+    """Totals per group: keyed by the value for one key, by a tuple of values for several;
+    ``"(none)"`` for calls without the key."""
+    groups_exact: bool = True
+    """``by_group`` covers every call. ``False`` when the grouping was not declared on the
+    handler (``group_by=``) and older calls have left its record buffer."""
 
 
 def _fields_of(t: Totals) -> dict[str, Any]:
@@ -115,7 +127,12 @@ def build_summary(
     nested_runs_skipped: int = 0,
     duplicate_runs_skipped: int = 0,
     sink_errors: int = 0,
+    groups: GroupTotals | None = None,
+    groups_exact: bool = True,
 ) -> CostSummary:
+    by_group: dict[GroupKey, UsageSummary] = {}
+    if groups is not None:
+        by_group = {as_key(k): UsageSummary.of(v) for k, v in sorted(groups.groups.items())}
     return CostSummary(
         **_fields_of(total),
         by_model={k: UsageSummary.of(v) for k, v in sorted(by_model.items())},
@@ -123,4 +140,7 @@ def build_summary(
         nested_runs_skipped=nested_runs_skipped,
         duplicate_runs_skipped=duplicate_runs_skipped,
         sink_errors=sink_errors,
+        group_by=groups.keys if groups is not None else (),
+        by_group=by_group,
+        groups_exact=groups_exact,
     )

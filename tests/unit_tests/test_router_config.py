@@ -135,7 +135,8 @@ def test_a_bug_in_planning_is_not_swallowed_and_planning_runs_once() -> None:
         calls.append(1)
         raise ZeroDivisionError("scorer bug")
 
-    router = ChatCostRouter(catalog=cheap_and_backup(echo), scorer=broken_scorer)
+    router = ChatCostRouter(catalog=cheap_and_backup(echo), scorer=broken_scorer,
+                            thresholds=(0.25, 0.45, 0.65))
     with pytest.raises(ZeroDivisionError):
         router.invoke("hi")
     assert calls == [1]  # not swallowed before the run and planned again inside it
@@ -151,7 +152,8 @@ def test_a_pin_only_model_is_planned_at_the_scored_level_not_silently_expert() -
          "prices": Prices(input=Decimal("1"), output=Decimal("4"))},
     ]
     levels = {lv: ["cheap"] for lv in ("trivial", "standard", "complex", "expert")}
-    router = ChatCostRouter(catalog=Catalog.build({"models": models, "levels": levels}))
+    router = ChatCostRouter(catalog=Catalog.build({"models": models, "levels": levels}),
+                            scorer=lambda messages: 0.1, thresholds=(0.25, 0.45, 0.65))
     meta = router.invoke("hi", model="special").response_metadata["costrouter"]
     assert meta["tier"] == "special" and meta["reason"] == "pinned"
     assert meta["level"] == meta["scored_level"] == "trivial"
