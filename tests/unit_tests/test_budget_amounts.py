@@ -158,3 +158,12 @@ def test_a_dead_ledger_refuses_amounts_unless_fail_open(tmp_path):
         assert res.id is None
         with pytest.raises(BudgetExceededError):  # larger than the whole budget: still refused
             g.reserve_amount("e", usd="2", tokens=1, metadata=ALICE)
+
+
+def test_a_settled_id_is_remembered_longer_than_a_batch_reservation_lives() -> None:
+    # a settlement replayed while its reservation could still be live must be recognised,
+    # or a resumed batch job would be charged twice
+    from langchain_costrouter.batch.budgeting import RESERVATION_TTL_S
+    from langchain_costrouter.budget.ledger import SETTLED_KEEP_S
+
+    assert SETTLED_KEEP_S > RESERVATION_TTL_S + 3600
