@@ -10,7 +10,8 @@ The reservation's life is kept on the chunk row of the job store (column ``budge
 * ``settling`` is committed *in the same transaction* that marks the chunk collected and stores
   its items, together with the actual amounts. The ledger's reconcile follows; a crash between
   the two is replayed on resume with the same id and amounts, and the ledger ignores a second
-  reconcile of an id (for 3 days, ``SETTLED_KEEP_S``, longer than the reservation's TTL), so the chunk is charged exactly once.
+  reconcile of an id (for 3 days, ``SETTLED_KEEP_S``, longer than the reservation's TTL),
+  so the chunk is charged exactly once.
 * ``releasing`` is committed with a chunk that failed (a 4xx at create, failed validation).
 
 The reservation id is ``"<job id>-<chunk>"`` and its TTL (:data:`RESERVATION_TTL_S`, 26 h)
