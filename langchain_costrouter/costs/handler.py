@@ -26,6 +26,7 @@ point is guarded by one lock, so threads (``batch``, thread pools) are safe too.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import threading
@@ -42,11 +43,17 @@ from langchain_core.messages import BaseMessage, get_buffer_string
 from langchain_core.outputs import LLMResult
 
 from langchain_costrouter.costs.groups import GroupTotals, normalize_keys, warn_unknown
-from langchain_costrouter.costs.observe import Observed, estimate
+from langchain_costrouter.costs.observe import Observed, cut_stream_bill, estimate
 from langchain_costrouter.costs.pricer import Pricer
 from langchain_costrouter.costs.record import CallRecord, RecordSink
 from langchain_costrouter.costs.stats import Totals
-from langchain_costrouter.costs.summary import UNKNOWN_MODEL, UNROUTED, CostSummary, build_summary
+from langchain_costrouter.costs.summary import (
+    UNKNOWN_MODEL,
+    UNROUTED,
+    CostSummary,
+    build_summary,
+    reason_key,
+)
 from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.models.catalog import Catalog
 from langchain_costrouter.pricing.prices import TokenUsage, cost_of, warn_unpriced
@@ -141,6 +148,8 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
         self._total = Totals()
         self._by_model: dict[str, Totals] = {}
         self._by_level: dict[str, Totals] = {}
+        self._by_served: dict[str, Totals] = {}
+        self._by_reason: dict[str, Totals] = {}
         self._runs: dict[UUID, _Run] = {}
         self._parents: dict[UUID, UUID | None] = {}
         self._seen: OrderedDict[str, int] = OrderedDict()
@@ -196,6 +205,8 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
                 sink_errors=self._sink_errors,
                 groups=groups if keys is not None else None,
                 groups_exact=exact,
+                by_served_level=self._by_served,
+                by_reason=self._by_reason,
             )
         if groups is not None and keys is not None and out.requests:
             warn_unknown(keys, groups.seen)
@@ -229,6 +240,8 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
             self._total.add(record)
             _group(self._by_model, record.model or UNKNOWN_MODEL).add(record)
             _group(self._by_level, record.level or UNROUTED).add(record)
+            _group(self._by_served, record.served_level or UNROUTED).add(record)
+            _group(self._by_reason, reason_key(record)).add(record)
             if self._groups is not None:
                 self._groups.add(record)
             sinks = self._sinks
@@ -390,7 +403,16 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
                 provider = ob.provider if ob.router else inner_rec.provider
                 tier = ob.tier if ob.router else inner_rec.tier
                 match = None
-        if error is None and usage is None:
+        route = ob.route
+        cut = cut_stream_bill(error) if usage is None else None
+        if cut is not None:  # a routed stream cut after text went out: the router's bill
+            usage, cost, estimated, route = cut.usage, cut.cost, True, cut.route or route
+            if cut.route is not None:
+                source = cut.route.price_source or "costrouter"
+                model, provider, tier = cut.route.model_name, cut.route.provider, cut.route.tier
+                match = self._pricer.match(model, provider, tier=tier, requested=run.requested)
+        if usage is None and (error is None or (_stopped(error) and ob.text)):
+            # no report; or the caller stopped a stream after text went out: counted tokens
             enc: EncodingName = match.tokenizer if match else "o200k_base"
             usage = estimate(ob, enc, run.messages, run.prompts, run.tools)
             estimated = True
@@ -408,7 +430,10 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
             run_id=run.run_id, parent_run_id=run.parent, timestamp=run.timestamp,
             status="ok" if error is None else "error",
             error=None if error is None else scrub_text(f"{type(error).__name__}: {error}")[:300],
-            level=ob.level, tier=tier, provider=provider, model=model,
+            level=route.level if route else None, tier=tier, provider=provider, model=model,
+            scored_level=route.scored_level if route else None,
+            served_level=route.served_level if route else None,
+            reason=route.reason if route else None, score=route.score if route else None,
             input_tokens=usage.input_tokens, cached_input_tokens=usage.cached_tokens,
             cache_write_tokens=usage.cache_write_tokens, output_tokens=usage.output_tokens,
             reasoning_tokens=usage.reasoning_tokens, cost=cost,
@@ -442,6 +467,10 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
         sources = sorted({r.price_source for r in rs if r.price_source})
         return usage, cost, ", ".join(sources) or None, rs[-1]
 
+
+def _stopped(error: BaseException) -> bool:
+    """The caller stopped a stream (closed it, or cancelled its task): what went out is paid."""
+    return isinstance(error, (GeneratorExit, asyncio.CancelledError))
 
 
 def _group(groups: dict[str, Totals], key: str) -> Totals:
