@@ -181,3 +181,18 @@ async def test_a_routed_stream_stopped_early_is_counted_not_free(serve: Any, how
     # served a stream stopped before it: its tokens are counted, its price is unknown (None,
     # with a warning), never $0
     assert rec.cost is None and handler.summary().cost_is_lower_bound
+
+
+def test_a_cut_stream_through_a_budget_guard_is_recorded_once(serve: Any) -> None:
+    from langchain_costrouter.budget import Budget
+
+    server = serve(CUTS["mid_stream"])
+    router = ChatCostRouter(catalog=catalog(server), max_tokens=60)
+    guarded = router.with_budget([Budget.usd(1)])
+    handler = CostTrackingCallbackHandler(catalog=router.catalog)
+    got: list[str] = []
+    with pytest.raises(StreamCutError) as ei:
+        for c in guarded.stream(PROMPT, config={"callbacks": [handler]}):
+            got.append(c.text)
+    assert_paid_once(handler, "".join(got), ei.value.usage_metadata["input_tokens"])
+    assert handler.records[0].cost == ei.value.cost
