@@ -10,7 +10,7 @@ walks them, and the four entry points below only say how to call a model.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from contextlib import aclosing
 from decimal import Decimal
 from typing import Any, Literal
@@ -25,18 +25,21 @@ from langchain_core.utils import secret_from_env
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
+from langchain_costrouter.batch.flex import FlexPolicy
 from langchain_costrouter.cascade import Check, as_check
 from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.models.catalog import Catalog, explain_validation
+from langchain_costrouter.models.lanes import Lane
 from langchain_costrouter.models.pool import ModelPool
 from langchain_costrouter.models.streaming import async_chunks, sync_chunks
 from langchain_costrouter.models.structured import structured_output_runnable
-from langchain_costrouter.pricing.images import has_images
+from langchain_costrouter.redact import scrub_text
 from langchain_costrouter.resilience.breaker import Breakers, Health
 from langchain_costrouter.resilience.concurrency import ConcurrencyLimiter
 from langchain_costrouter.resilience.failures import Classify
 from langchain_costrouter.resilience.failures import classify as classify_failure
 from langchain_costrouter.resilience.retry import RetryPolicy
+from langchain_costrouter.routing.call_plan import plan_request
 from langchain_costrouter.routing.config import (
     build_catalog,
     check_names,
@@ -46,23 +49,15 @@ from langchain_costrouter.routing.config import (
 )
 from langchain_costrouter.routing.engine import Engine, Runtime
 from langchain_costrouter.routing.events import aemit_transitions, emit_transitions
-from langchain_costrouter.routing.levels import Level
-from langchain_costrouter.routing.metadata import METADATA_KEY, REASONS
-from langchain_costrouter.routing.plan import (
-    Needs,
-    RoutePlan,
-    SelectionPolicy,
-    cheapest_within_ceiling,
-    make_plan,
-)
+from langchain_costrouter.routing.lanes import LaneEntries
+from langchain_costrouter.routing.metadata import METADATA_KEY
+from langchain_costrouter.routing.plan import RoutePlan, SelectionPolicy, cheapest_within_ceiling
 from langchain_costrouter.routing.preplan import PlanFirst
-from langchain_costrouter.routing.scorers import Scorer, Thresholds, resolve_scorer, score_request
-from langchain_costrouter.routing.validate import check_call_args
-from langchain_costrouter.text_check import check_messages
+from langchain_costrouter.routing.scorers import Scorer, Thresholds, resolve_scorer
 
 __all__ = ["METADATA_KEY", "ChatCostRouter"]
 
-class ChatCostRouter(PlanFirst, BaseChatModel):
+class ChatCostRouter(LaneEntries, PlanFirst, BaseChatModel):
     """Routes each call to the cheapest model that can do the job within the cost ceiling.
 
     Build it from a :class:`Catalog` (ChatOpenAI models per base URL) or from ready chat models::
@@ -72,8 +67,9 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
         router = ChatCostRouter(models={"small": ChatOpenAI(...), "large": ChatAnthropic(...)})
 
     Per call: ``model=`` pins a catalog entry, ``level=`` pins a level, ``max_cost=`` sets the
-    ceiling in USD; or the same through ``config={"configurable": {"costrouter_model": ...,
-    "costrouter_level": ..., "costrouter_max_cost": ...}}``.
+    ceiling in USD, ``lane=`` (or ``lane_deadline_s=``/``urgency=``) the lane; or the same
+    through ``config={"configurable": {"costrouter_model": ..., "costrouter_level": ...,
+    "costrouter_max_cost": ..., "costrouter_lane": ...}}``.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
@@ -113,16 +109,21 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
     own estimates never use it: they count the output cap (``max_tokens``, else each model's
     ``max_output_tokens`` within its context window), so estimates and ceilings are upper
     bounds, not a guess. Set ``max_tokens`` for tight ones."""
-    escalate: bool | Literal["up", "down"] = True
-    """When every candidate of a level fails, try the other levels' models: ``"up"``/``True``
-    higher levels first, ``"down"`` lower levels first, ``False`` none. The last resort is
-    whichever healthy model is left."""
+    escalate: bool | Literal["up", "down", "any"] = True
+    """When every candidate of a level fails, try other levels' models: ``"up"``/``True`` only
+    higher levels (never a cheaper class), ``"any"`` higher then lower, ``"down"`` lower then
+    higher, ``False`` none."""
     cascade: Check | Sequence[Check] | None = None
     """Checks of each answer (``invoke``/``ainvoke`` only; see ``langchain_costrouter.cascade``).
     A rejected answer is paid for and escalates to a model of a higher level or price; the
     final message's usage and ``cost_usd`` sum every answer paid for. When all are rejected
     the last answer is returned with ``cascade_exhausted: True``. ``None``: off. Streams are
     not checked (what was streamed cannot be taken back)."""
+    lane: Lane | None = None
+    """Lane of every call unless it says otherwise: ``flex`` (cheaper, slower, refusals fall
+    back by ``flex_policy``) or ``batch`` (``batch()``/``submit_batch()`` only)."""
+    flex_policy: FlexPolicy = Field(default_factory=FlexPolicy)
+    """A flex refusal (429 ``resource_unavailable``): realtime, wait and retry, or raise."""
     temperature: float | None = None
     max_tokens: int | None = Field(default=None, gt=0)
     stop: list[str] | None = None
@@ -184,7 +185,8 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
         catalog_params = {
             "levels": {lv.value: list(n) for lv, n in cat.levels.items()},
             # what serves each name: two routers over different endpoints never share a cache
-            "models": {n: [s.provider, s.model, s.base_url] for n, s in cat.models.items()},
+            "models": {n: [s.provider, s.model, scrub_text(s.base_url) if s.base_url else None]
+                       for n, s in cat.models.items()},
         }
         scorer, thresholds = resolve_scorer(self.scorer, self.thresholds)
         pool = ModelPool(self.api_key, self.timeout)
@@ -199,7 +201,7 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
             pool=pool, breakers=breakers, classify=classify, retry=retry,
             deadline_s=retry.deadline_s, limiter=self.limiter, cascade=self.cascade,
             temperature=self.temperature, max_tokens=self.max_tokens, stop=self.stop,
-            clock=retry.clock, sleep=retry.sleep, asleep=retry.asleep)
+            flex_policy=self.flex_policy, clock=retry.clock, sleep=retry.sleep, asleep=retry.asleep)
         self._rt = Runtime(cat, scorer, thresholds, engine, catalog_params)
 
     def with_budget(
@@ -272,60 +274,7 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
         ``CostCeilingError`` when none fits a hard ceiling, and ``ConfigError`` for a bad
         override (unknown model or level, ceiling <= 0, no messages).
         """
-        messages = input if _is_messages(input) else self._convert_input(input).to_messages()
-        if not messages:
-            raise ConfigError("the message list is empty: a call needs at least one message")
-        check_call_args(stop if stop is not None else self.stop, kwargs)
-        check_messages(messages)  # a lone surrogate cannot be sent: refused before any request
-        ceiling = parse_ceiling(kwargs.get("max_cost", self.max_cost))
-        mode = kwargs.get("ceiling") or self.ceiling
-        if mode not in ("hard", "soft"):
-            raise ConfigError(f"ceiling must be 'hard' or 'soft', got {mode!r}")
-        why = kwargs.get("route_reason")
-        if why is not None and why not in REASONS:
-            raise ConfigError(f"route_reason must be one of {', '.join(REASONS)}, got {why!r}")
-        rt = self._r
-        tools = kwargs.get("tools")
-        score = score_request(
-            self._scorer, messages, tools=tools, response_format=kwargs.get("response_format")
-        )
-        scored = self._thresholds.level(score)
-        pinned = kwargs.get("model")
-        if pinned == self.model:
-            pinned = None
-        names = [rt.catalog[pinned].name] if pinned is not None else None
-        if kwargs.get("level") is not None:
-            level = Level.parse(kwargs["level"])
-        elif names is not None:  # a pin-only model (in no level) is planned at the scored one
-            level = self._level_of(names[0]) or scored
-        else:
-            level = scored
-        return make_plan(
-            rt.catalog,
-            messages,
-            level=level,
-            score=score,
-            names=names,
-            needs=Needs(tools=bool(tools), json_schema=_wants_json_schema(kwargs),
-                        vision=has_images(messages)),
-            max_tokens=kwargs.get("max_tokens", self.max_tokens),
-            default_output_tokens=None,
-            ceiling=ceiling,
-            policy=self.selection,
-            tools=tools,
-            has_key=rt.engine.pool.has_key,
-            escalate=self.escalate,
-            ceiling_mode=mode,
-            scored_level=scored,
-            pinned=names is not None or kwargs.get("level") is not None,
-            route_reason=why,
-        )
-
-    def _level_of(self, name: str) -> Level | None:
-        for lv, names in self._catalog.levels.items():
-            if name in names:
-                return lv
-        return None
+        return plan_request(self, input, stop, kwargs)
 
     # -- tools and structured output ----------------------------------------------------------
 
@@ -429,12 +378,3 @@ class ChatCostRouter(PlanFirst, BaseChatModel):
             yield run.last_chunk()
         finally:
             await aemit_transitions(run.transitions, run_manager)
-
-
-def _is_messages(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(m, BaseMessage) for m in value)
-
-
-def _wants_json_schema(kwargs: Mapping[str, Any]) -> bool:
-    rf = kwargs.get("response_format")
-    return isinstance(rf, dict) and rf.get("type") == "json_schema"

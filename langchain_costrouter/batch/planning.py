@@ -17,7 +17,11 @@ from langchain_core.messages import BaseMessage, convert_to_openai_messages
 from langchain_costrouter.batch.accounting import prices_json
 from langchain_costrouter.batch.limits import PROVIDER_LIMITS, BatchLimits, request_bytes, split
 from langchain_costrouter.batch.store import ChunkRow, ItemRow, JobRow
-from langchain_costrouter.exceptions import BatchLaneUnavailableError, ConfigError
+from langchain_costrouter.exceptions import (
+    BatchLaneUnavailableError,
+    ConfigError,
+    NoCapableModelError,
+)
 from langchain_costrouter.models.lanes import (
     BATCH_TRANSPORTS,
     Lane,
@@ -57,6 +61,19 @@ def choose_lane(spec: Any, wanted: Lane, fallback: Sequence[Lane], item: int) ->
     raise BatchLaneUnavailableError(spec.name, spec.provider, wanted, usable, item=item)
 
 
+def _route(router: Any, messages: Any, kw: dict[str, Any], wanted: Lane,
+           fallback: Sequence[Lane]) -> Any:
+    """The item's route. With no fallback lane allowed it is chosen at ``wanted``'s prices among
+    the models that offer it; when none does, the realtime route is kept so that
+    ``choose_lane`` raises the typed error naming the item and the model."""
+    if fallback:
+        return router.plan(messages, **kw)
+    try:
+        return router.plan(messages, **{**kw, "lane": wanted})
+    except NoCapableModelError:
+        return router.plan(messages, **kw)
+
+
 def plan_job(
     router: Any,
     inputs: Sequence[Any],
@@ -80,7 +97,7 @@ def plan_job(
     for i, value in enumerate(inputs):
         try:
             messages = messages_of(router, value)
-            plan = router.plan(messages, **kw)
+            plan = _route(router, messages, kw, wanted, fallback)
         except (ConfigError, ValueError, TypeError) as e:
             e.add_note(f"batch item {i}")
             raise

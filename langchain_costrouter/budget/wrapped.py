@@ -142,6 +142,7 @@ class BudgetedModel(RunnableSerializable[Any, Any]):
         if opt.model is None and ticket.pin is not None:
             configurable.pop("costrouter_max_cost", None)
             configurable["costrouter_model"] = ticket.pin
+            configurable["costrouter_reason"] = "budget_downgrade"  # the metadata says why
         metadata = {**(config.get("metadata") or {}), METADATA_KEY: ticket.metadata()}
         cfg: RunnableConfig = {**config, "configurable": configurable, "metadata": metadata}
         cfg = _with_handler(cfg, answers)

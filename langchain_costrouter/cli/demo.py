@@ -17,6 +17,7 @@ from typing import Any
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from rich.console import Console
+from rich.markup import escape
 
 from langchain_costrouter.cli import report as out
 from langchain_costrouter.cli.args import int_at_least, usd
@@ -128,7 +129,8 @@ def _all_failed_exit(res: RunResult, con: Console) -> int:
     outs = res.outcomes
     if outs and not any(o.ok for o in outs):
         first = next((o.error for o in outs if o.error), "unknown error")
-        con.print(f"[red]Every call failed ({len(outs)} of {len(outs)}); the first: {first}[/]")
+        con.print(f"[red]Every call failed ({len(outs)} of {len(outs)}); "
+                  f"the first: {escape(first)}[/]")
         return 1
     return 0
 
@@ -185,9 +187,9 @@ def render(con: Console, ep: Endpoint, res: RunResult, router: Any, guard: Any, 
                   f"{len(handler.records)} recorded calls")
     errors = Counter(o.error.split(":")[0] for o in outs if o.error)
     if errors:
-        con.print("Errors: " + ", ".join(f"{k} x{v}" for k, v in errors.most_common()))
+        con.print("Errors: " + escape(", ".join(f"{k} x{v}" for k, v in errors.most_common())))
     for n in notes:
-        con.print(f"[yellow]note:[/] {n}")
+        con.print(f"[yellow]note:[/] {escape(n)}")
     con.print(
         f"[bold]{len(outs)} calls in {res.wall_s:.1f} s; cost {out.money(overall.cost)} vs "
         f"{out.money(overall.premium_cost)} always-{premium}: saving "

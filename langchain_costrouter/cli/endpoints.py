@@ -104,10 +104,11 @@ def open_endpoint(args: argparse.Namespace) -> Iterator[Endpoint]:
             f"{local['base_url']}, $0)" if local else ""
         )
         if args.base_url:
+            refuse_credentials(args.base_url)
             check_reachable(args.base_url)
             yield Endpoint(
                 local_model_patch(base.served_by(args.base_url), local), "url",
-                f"Endpoint: every model served by {args.base_url}" + banner,
+                f"Endpoint: every model served by {scrub_text(args.base_url)}" + banner,
             )
         elif keys and not args.local:
             keyed = _only_keyed(base, keys)
@@ -131,6 +132,21 @@ def open_endpoint(args: argparse.Namespace) -> Iterator[Endpoint]:
                     f"latency x{args.latency_scale} of each model's catalog p50; list prices)"
                     + banner,
                 )
+
+
+def refuse_credentials(base_url: str) -> None:
+    """``--base-url`` with ``user:key@`` in it: refused in one line that does not show the key
+    (the router would refuse it at the first call; the banner would print it)."""
+    from langchain_costrouter.models.pool import check_base_url
+
+    try:
+        check_base_url(base_url, "--base-url")
+    except ConfigError:
+        raise ConfigError(
+            f"--base-url {scrub_text(base_url)} has credentials in it (user:password@); they "
+            "would show in logs and traces. Give the bare URL and put the key in the "
+            "environment variable the catalog's api_key_env names"
+        ) from None
 
 
 def check_reachable(base_url: str, timeout_s: float = 3.0) -> None:

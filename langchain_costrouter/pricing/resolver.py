@@ -72,6 +72,8 @@ class Billed:
     """``None`` when the model is unpriced."""
     estimated: bool
     """The provider sent no usage (or the stream was cut): tokens were counted by us."""
+    lane: str = "realtime"
+    """The lane whose prices were used."""
 
 
 def bill(
@@ -81,13 +83,17 @@ def bill(
     input_tokens: int,
     text: str,
     estimated: bool = False,
+    prices: Prices | str | None = "spec",
+    lane: str = "realtime",
 ) -> Billed:
     """Bill one answer of ``spec``.
 
     With a provider report (and ``estimated`` false) the report is checked and priced; a bad
     report raises ``ProviderResponseError``. Otherwise ``input_tokens`` (the plan's count) plus
-    the counted tokens of ``text`` are billed, marked estimated.
+    the counted tokens of ``text`` are billed, marked estimated. ``prices`` (default: the
+    spec's own) are those of ``lane`` when the answer was served on a cheaper lane.
     """
+    at = spec.prices if isinstance(prices, str) else prices
     usage = None
     if not estimated:
         usage = checked_usage(
@@ -104,9 +110,9 @@ def bill(
             "output_tokens": usage.output_tokens,
             "total_tokens": usage.input_tokens + usage.output_tokens,
         }
-        return Billed(um, price(spec.prices, usage, spec.name), True)
+        return Billed(um, price(at, usage, spec.name), True, lane)
     assert usage_metadata is not None
-    return Billed(dict(usage_metadata), price(spec.prices, usage, spec.name), False)
+    return Billed(dict(usage_metadata), price(at, usage, spec.name), False, lane)
 
 
 def reported_usage(usage_metadata: Mapping[str, Any] | None, model: str) -> TokenUsage | None:

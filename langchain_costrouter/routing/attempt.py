@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 class Try:
     """One try at one model: a context manager that holds its slot and breaker permit."""
 
-    __slots__ = ("cand", "chat", "kwargs", "lease", "permit", "result", "run", "start", "tally")
+    __slots__ = ("cand", "chat", "kwargs", "lease", "permit", "result", "run", "start", "tally",
+                 "tier")
 
     def __init__(self, run: CallRun, cand: Candidate, permit: Permit | None,
                  chat: BaseChatModel, kwargs: dict[str, Any]) -> None:
@@ -38,6 +39,8 @@ class Try:
         self.result: ChatResult | None = None
         self.tally: StreamTally | None = None
         """Set once the first chunk went out: from then on there is no fallback."""
+        self.tier: Any = None
+        """The service tier the provider reported (``flex`` or another), if it did."""
 
     def __enter__(self) -> Try:
         limiter, limit = self.run.engine.limiter, self.chat.rate_limiter
@@ -76,6 +79,13 @@ class Try:
     def answer(self, result: Any) -> None:
         """The model's answer (checked, billed and judged when the ``with`` block ends)."""
         self.result = check_result(result)
+        self.tier = (self.result.llm_output or {}).get("service_tier")
+
+    def _seen(self, chunk: ChatGenerationChunk) -> ChatGenerationChunk:
+        tier = (chunk.generation_info or {}).get("service_tier")
+        if tier is not None:
+            self.tier = tier
+        return chunk
 
     def stream(self, chunks: Iterator[ChatGenerationChunk]) -> Iterator[ChatGenerationChunk]:
         """Pass the model's chunks on, tallying text and usage; an empty stream is an error."""
@@ -84,9 +94,9 @@ class Try:
             raise ProviderResponseError(f"{self.cand.name!r} sent an empty stream")
         self.tally = tally = StreamTally()
         try:
-            yield tally.add(first)
+            yield tally.add(self._seen(first))
             for chunk in chunks:
-                yield tally.add(chunk)
+                yield tally.add(self._seen(chunk))
         finally:  # a caller that stops early closes the model's stream now, not at GC
             close = getattr(chunks, "close", None)
             if close is not None:
@@ -100,9 +110,9 @@ class Try:
             raise ProviderResponseError(f"{self.cand.name!r} sent an empty stream")
         self.tally = tally = StreamTally()
         try:
-            yield tally.add(first)
+            yield tally.add(self._seen(first))
             async for chunk in chunks:
-                yield tally.add(chunk)
+                yield tally.add(self._seen(chunk))
         finally:
             aclose = getattr(chunks, "aclose", None)
             if aclose is not None:

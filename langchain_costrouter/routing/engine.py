@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 
+from langchain_costrouter.batch.flex import FlexPolicy
 from langchain_costrouter.cascade import Check
 from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.models.pool import ModelPool
@@ -49,6 +50,8 @@ class Engine:
     temperature: float | None
     max_tokens: int | None
     stop: list[str] | None
+    flex_policy: FlexPolicy = field(default_factory=FlexPolicy)
+    """What a flex refusal does (``routing.lanes``)."""
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], object] = time.sleep
     asleep: Callable[[float], Awaitable[object]] = asyncio.sleep

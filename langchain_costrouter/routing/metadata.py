@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from langchain_costrouter.routing.events import event_dict
+from langchain_costrouter.routing.lanes import prices_on
 
 if TYPE_CHECKING:
     from langchain_costrouter.routing.plan import Candidate
@@ -107,6 +108,8 @@ def build_entry(run: CallRun, cand: Candidate) -> dict[str, Any]:
     attempts = [a.as_dict() for a in run.attempts]
     for i, b in run.billed:
         attempts[i]["cost_usd"] = None if b.cost is None else str(b.cost)
+    lane = run.billed[-1][1].lane if run.billed else cand.lane
+    prices = prices_on(spec, lane)
     over = (plan.ceiling is not None
             and (cand.estimated_cost is None or cand.estimated_cost > plan.ceiling))
     out = {
@@ -122,7 +125,8 @@ def build_entry(run: CallRun, cand: Candidate) -> dict[str, Any]:
         else str(cand.estimated_cost),
         "cost_usd": None if cost is None else str(cost),
         "currency": "USD",
-        "price_source": spec.prices.source if spec.prices else None,
+        "lane": lane,
+        "price_source": prices.source if prices else None,
         "usage_estimated": any(b.estimated for _, b in run.billed),
         "attempts": attempts,
         "breaker_events": [event_dict(e) for e in run.transitions],

@@ -16,6 +16,9 @@ CONFIGURABLE: dict[str, str] = {
     "costrouter_priority": "priority",
     "costrouter_ceiling": "ceiling",
     "costrouter_reason": "route_reason",
+    "costrouter_lane": "lane",
+    "costrouter_lane_deadline_s": "lane_deadline_s",
+    "costrouter_urgency": "urgency",
 }
 """``config["configurable"]`` key -> call kwarg."""
 

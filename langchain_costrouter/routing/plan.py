@@ -23,8 +23,11 @@ from langchain_costrouter.exceptions import (
     NoCapableModelError,
 )
 from langchain_costrouter.models.catalog import Catalog, ModelSpec
+from langchain_costrouter.models.lanes import LANES
 from langchain_costrouter.pricing.resolver import estimate_cost
 from langchain_costrouter.pricing.tokens import count_messages
+from langchain_costrouter.redact import scrub_text
+from langchain_costrouter.routing.lanes import LanePick, prices_on
 from langchain_costrouter.routing.levels import LEVELS, Level
 
 
@@ -39,6 +42,9 @@ class Candidate:
     input_tokens: int
     output_tokens: int
     estimated_cost: Decimal | None
+    """At the prices of its lane."""
+    lane: str = "realtime"
+    """The lane it is served on (``realtime`` or ``flex``; ``batch`` in a batch job's plan)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,7 @@ SelectionPolicy = Callable[[Sequence[Candidate], "Decimal | None"], list[Candida
 
 _INF = Decimal("Infinity")
 CeilingMode = Literal["hard", "soft"]
+Escalate = bool | Literal["up", "down", "any"]
 
 
 def cost_key(c: Candidate) -> Decimal:
@@ -151,23 +158,34 @@ def make_plan(
     policy: SelectionPolicy,
     tools: Sequence[dict[str, Any]] | None = None,
     has_key: Callable[[ModelSpec], bool] = lambda spec: True,
-    escalate: bool | Literal["up", "down"] = True,
+    escalate: Escalate = True,
     ceiling_mode: CeilingMode = "hard",
     scored_level: Level | None = None,
     pinned: bool = False,
     route_reason: str | None = None,
+    lanes: LanePick | None = None,
 ) -> RoutePlan:
     """Price and filter the candidates of ``level`` (or the pinned ``names``) and order them.
 
-    Fallbacks after the level's own candidates are those of the other levels, each group
-    ordered by the same policy, so an outage of every model of a level still gets an answer:
-    ``"up"`` (or ``True``) tries the higher levels first, then the lower ones; ``"down"`` the
-    lower first (cheaper, for cost-bound workloads); ``False`` keeps only the level's own.
+    Fallbacks after the level's own candidates are those of other levels, each group ordered
+    by the same policy, so an outage of every model of a level still gets an answer:
+    ``"up"`` (or ``True``, the default) tries only the higher levels, so a call never falls
+    to a cheaper class unless asked (a ``ceiling`` asks: then the lower levels follow, so a
+    model that fits it can serve, with reason ``ceiling``); ``"any"`` the higher levels, then
+    the lower ones;
+    ``"down"`` the lower first (cheaper, for cost-bound workloads), then the higher;
+    ``False`` keeps only the level's own.
 
     A ``"hard"`` ceiling drops every candidate whose estimate is over it (or unknown) and raises
     :class:`CostCeilingError` naming the cheapest estimate when none is left; a ``"soft"`` one
     serves the cheapest model overall when nothing fits (the metadata says ``over_ceiling``).
+
+    ``lanes(spec)`` names each candidate's lane (``routing.lanes.LaneAsk.pick``); it is priced
+    at that lane's prices, so the order, the ceiling and a budget's estimate all use them. A
+    model without the lane asked for is skipped, with the reason.
     """
+    if ceiling is not None and escalate in (True, "up"):
+        escalate = "any"  # a ceiling asks for cheaper: a lower level may meet it ("ceiling")
     groups = _groups(catalog, level, tuple(names) if names is not None else None, escalate)
     token_cache: dict[str, int] = {}
     skipped: dict[str, str] = {}
@@ -192,13 +210,16 @@ def make_plan(
                 )
                 continue
             if reason is None and not has_key(spec):
-                reason = f"missing API key {spec.api_key_env}"
+                reason = scrub_text(f"missing API key {spec.api_key_env}")
                 _warn_no_key(spec)
+            lane = "realtime" if lanes is None or reason is not None else lanes(spec)
+            if lane not in LANES:
+                reason = lane
             if reason is not None:
                 skipped[name] = reason
                 continue
-            cost = estimate_cost(spec.prices, prompt_tokens, out_tokens)
-            usable.append(Candidate(name, spec, lv, prompt_tokens, out_tokens, cost))
+            cost = estimate_cost(prices_on(spec, lane), prompt_tokens, out_tokens)
+            usable.append(Candidate(name, spec, lv, prompt_tokens, out_tokens, cost, lane))
         every.extend(usable)
         ordered.extend(policy(usable, ceiling))
     reason = None
@@ -248,7 +269,7 @@ def _groups(catalog: Catalog, level: Level, names: tuple[str, ...] | None,
         if escalate:
             above = [lv for lv in LEVELS if lv.rank > level.rank]
             below = [lv for lv in reversed(LEVELS) if lv.rank < level.rank]
-            order = below + above if escalate == "down" else above + below
+            order = {"down": below + above, "any": above + below}.get(str(escalate), above)
             raw += [(lv, catalog.levels[lv]) for lv in order]
     seen: set[str] = set()
     groups = []
@@ -269,9 +290,10 @@ def _warn_no_key(spec: ModelSpec) -> None:
     if spec.name not in _warned_keys:
         _warned_keys.add(spec.name)
         warnings.warn(
-            f"model {spec.name!r} is skipped: its API key variable {spec.api_key_env} is not set",
+            scrub_text(f"model {spec.name!r} is skipped: its API key variable "
+                       f"{spec.api_key_env} is not set"),
             MissingKeyWarning,
-            stacklevel=4,
+            stacklevel=5,  # _warn_no_key, make_plan, plan_request, plan, the caller
         )
 
 

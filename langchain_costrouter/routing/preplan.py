@@ -19,6 +19,7 @@ from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.runnables import RunnableConfig
 
 from langchain_costrouter.exceptions import ConfigError, CostRouterError
+from langchain_costrouter.routing.lanes import refuse_batch_call
 from langchain_costrouter.routing.overrides import merged
 from langchain_costrouter.routing.plan import RoutePlan
 
@@ -61,6 +62,7 @@ class PlanFirst:
         kwargs = merged((config or {}).get("configurable"), kwargs)
         messages = self._convert_input(input).to_messages()
         try:
+            refuse_batch_call(kwargs, self.lane)
             plan: RoutePlan | Exception = self.plan(messages, stop=stop, **kwargs)
         except (ConfigError, CostRouterError) as e:
             plan = e
@@ -156,6 +158,7 @@ class PlanFirst:
             if isinstance(planned[1], Exception):
                 raise planned[1]  # planning failed before the run: raised inside it, traced
             return self._r.engine.start(planned[1], kwargs, stop, check)
+        refuse_batch_call(kwargs, self.lane)
         return self._r.engine.start(self.plan(messages, stop=stop, **kwargs), kwargs, stop,
                                      check)
 

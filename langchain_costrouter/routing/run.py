@@ -42,6 +42,7 @@ from langchain_costrouter.resilience.failures import Action, Verdict, status_of
 from langchain_costrouter.resilience.retry import RetryState
 from langchain_costrouter.routing.attempt import Try
 from langchain_costrouter.routing.engine import Engine
+from langchain_costrouter.routing.lanes import flex_refused, is_flex_refusal, prices_on, served_lane
 from langchain_costrouter.routing.metadata import METADATA_KEY, build_entry
 from langchain_costrouter.routing.plan import Candidate, RoutePlan, cost_key
 
@@ -57,8 +58,9 @@ def describe(exc: BaseException) -> str:
 class CallRun:
     """The state and every decision of one routed call."""
 
-    __slots__ = ("_current", "_expired", "_floor", "_index", "_last", "_retry_same", "_served",
-                 "_streamed", "_tries", "_wait", "_wait_state", "attempts", "billed", "check",
+    __slots__ = ("_current", "_expired", "_flex_refusals", "_floor", "_index", "_last",
+                 "_retry_same", "_served", "_streamed", "_tries", "_wait", "_wait_state",
+                 "attempts", "billed", "check",
                  "clock", "engine", "errors", "kwargs", "plan", "priority", "started", "stop",
                  "transitions")
 
@@ -89,6 +91,7 @@ class CallRun:
         self._served: tuple[ChatResult, Candidate] | None = None
         self._last: tuple[ChatResult, Candidate] | None = None
         self._streamed: Try | None = None
+        self._flex_refusals = 0
 
     # -- the walk ---------------------------------------------------------------------------
 
@@ -147,6 +150,8 @@ class CallRun:
         try:
             chat = self.engine.pool.get(cand.spec)
             kw = self.engine.call_kwargs(chat, self.kwargs, self.stop)
+            if cand.lane == "flex":  # the provider's tier parameter, and its longer timeout
+                kw.update(service_tier="flex", timeout=self.engine.flex_policy.timeout_s)
         except BaseException:
             self._report(permit, None)
             raise
@@ -226,6 +231,8 @@ class CallRun:
             if t.tally is not None:
                 self._bill_cut(t, "stopped by the caller")
             return False
+        if t.tally is None and t.cand.lane == "flex" and is_flex_refusal(exc):
+            return flex_refused(self, t, exc)
         verdict = self._verdict(t, exc)
         if t.tally is not None:  # output was shown: count it, never retry, bill what went out
             self._record(t, "error", f"{describe(exc)} [{verdict.action.value}, mid-stream]")
@@ -268,21 +275,25 @@ class CallRun:
                                      duration_s=self.clock() - t.start))
 
     def _bill(self, t: Try) -> Billed:
+        """Billed at the prices of the lane the provider reports it served."""
+        lane = served_lane(t.cand.lane, t.tier)
+        at = prices_on(t.cand.spec, lane)
         if t.tally is not None:
             return bill(t.cand.spec, t.tally.usage, input_tokens=t.cand.input_tokens,
-                        text=t.tally.text)
+                        text=t.tally.text, prices=at, lane=lane)
         assert t.result is not None, "a try ended without answer() or stream()"
         msg = t.result.generations[0].message
         return bill(t.cand.spec, msg.usage_metadata, input_tokens=t.cand.input_tokens,  # type: ignore[attr-defined]
-                    text=as_text(msg.content))
+                    text=as_text(msg.content), prices=at, lane=lane)
 
     def _bill_cut(self, t: Try, why: str | None) -> None:
         """A cut stream is paid for: the prompt plus the counted tokens of what went out."""
         assert t.tally is not None
         if why is not None:
             self._record(t, "cut", why)
+        lane = served_lane(t.cand.lane, t.tier)
         billed = bill(t.cand.spec, None, input_tokens=t.cand.input_tokens, text=t.tally.text,
-                      estimated=True)
+                      estimated=True, prices=prices_on(t.cand.spec, lane), lane=lane)
         self.billed.append((len(self.attempts) - 1, billed))
         self._streamed = t
 

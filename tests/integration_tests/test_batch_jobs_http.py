@@ -218,3 +218,14 @@ def test_router_batch_semantics_on_the_batch_lane(url, server, tmp_path):
     mixed = asyncio.run(alane_batch(router, prompts(6), config, model="claude-sonnet",
                                     return_exceptions=True))
     assert [isinstance(r, BatchItemError) for r in mixed] == [False, False, True] * 2
+
+
+def test_items_are_routed_among_the_models_that_offer_the_batch_lane(url, server, tmp_path):
+    # trivial's only model (deepseek) has no batch API: routing at batch prices moves the items
+    # up to the cheapest model that has one, instead of failing on the realtime choice
+    router = lane_router(server.base_url)
+    job = submit_batch(router, prompts(3), store=tmp_path / "j.db", level="trivial")
+    job.wait(**NO_WAIT)
+    out = job.results()
+    assert [r.response_metadata["costrouter_lane"] for r in out] == ["batch"] * 3
+    assert {r.response_metadata["costrouter_tier"] for r in out} == {"gemini-flash"}

@@ -292,6 +292,25 @@ def test_downgrade_pins_the_cheapest_router_model_whose_estimate_fits() -> None:
     assert out.response_metadata["costrouter"]["tier"] == "small"
 
 
+def test_a_downgrade_says_budget_downgrade_and_keeps_the_scored_level() -> None:
+    specs = [_spec("small", "0.1", "0.4"), _spec("mid", "1", "4"), _spec("big", "10", "40")]
+    cat = Catalog.build({"models": specs, "levels": {
+        "trivial": ["small"], "standard": ["mid"], "complex": ["big"], "expert": ["big"]}})
+    r = ChatCostRouter(catalog=cat, scorer=lambda messages: 0.99,  # every prompt is expert
+                       thresholds=(0.25, 0.45, 0.65))
+    msgs = [_human("hello")]
+    costs = {n: r.plan(msgs, model=n, max_tokens=512).estimated_cost for n in ("small", "big")}
+    assert r.plan(msgs).tier == "big"
+    g = guard(Budget.usd(costs["small"] * 2, per="day"), on_exceeded="downgrade")
+    meta = g.wrap(r).invoke("hello").response_metadata["costrouter"]
+    assert (meta["tier"], meta["reason"]) == ("small", "budget_downgrade")
+    assert meta["scored_level"] == "expert"
+    # Without a downgrade the same call names no reason.
+    roomy = guard(Budget.usd(costs["big"] * 10, per="day"), on_exceeded="downgrade")
+    meta = roomy.wrap(r).invoke("hello").response_metadata["costrouter"]
+    assert (meta["tier"], meta["reason"]) == ("big", None)
+
+
 def test_downgrade_skips_models_that_do_not_fit_and_raises_when_none_does() -> None:
     r = router()
     msgs = [_human("hello")]

@@ -144,6 +144,22 @@ def test_demo_exits_1_naming_the_error_when_every_call_failed() -> None:
     assert _all_failed_exit(mixed, con) == 0
 
 
+def test_a_scrubbed_error_keeps_its_redacted_mark_on_the_console() -> None:
+    """Rich markup would take ``[redacted]`` for a style tag and print nothing in its place."""
+    from rich.console import Console
+
+    from langchain_costrouter.cli.demo import _all_failed_exit
+    from langchain_costrouter.cli.runner import Outcome, RunResult
+
+    error = "ConnectionError: upstream rejected key Bearer [redacted] at http://[redacted]@gw"
+    con = Console(record=True, width=300)
+    failed = RunResult(outcomes=[Outcome(index=0, strategy="s", category="c",
+                                         expected_level="trivial", ok=False, error=error)],
+                       wall_s=1.0, interrupted=False)
+    assert _all_failed_exit(failed, con) == 1
+    assert error in con.export_text()
+
+
 def test_reports_use_the_routers_own_cost_when_it_gave_one() -> None:
     from decimal import Decimal
 

@@ -533,12 +533,16 @@ async def test_async_paths_and_batch() -> None:
     assert len({r.content for r in results}) == 20
 
 
-def test_escalation_order_is_configurable() -> None:
+def test_escalation_order_is_configurable_and_never_cheaper_by_default() -> None:
     models = [spec("t", CHEAP), spec("s", CHEAP), spec("c", MID), spec("e", DEAR)]
     levels = {"trivial": ["t"], "standard": ["s"], "complex": ["c"], "expert": ["e"]}
     up = make_router(models, levels=levels).plan("x", level="standard")
+    explicit_up = make_router(models, levels=levels, escalate="up").plan("x", level="standard")
+    anyway = make_router(models, levels=levels, escalate="any").plan("x", level="standard")
     down = make_router(models, levels=levels, escalate="down").plan("x", level="standard")
     only = make_router(models, levels=levels, escalate=False).plan("x", level="standard")
-    assert [c.name for c in up.candidates] == ["s", "c", "e", "t"]
+    assert [c.name for c in up.candidates] == ["s", "c", "e"]  # no cheaper class unless asked
+    assert [c.name for c in explicit_up.candidates] == ["s", "c", "e"]
+    assert [c.name for c in anyway.candidates] == ["s", "c", "e", "t"]
     assert [c.name for c in down.candidates] == ["s", "t", "c", "e"]
     assert [c.name for c in only.candidates] == ["s"]
