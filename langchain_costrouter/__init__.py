@@ -51,6 +51,7 @@ _LAZY: dict[str, str] = {
     "cheapest_within_ceiling": "langchain_costrouter.routing.plan",
     "cost_of": "langchain_costrouter.pricing.prices",
     "in_listed_order": "langchain_costrouter.routing.plan",
+    "load_scorer": "langchain_costrouter.routing.scorers",
     "track_costs": "langchain_costrouter.costs",
     "with_budget": "langchain_costrouter.budget",
     "BatchError": "langchain_costrouter.exceptions",
@@ -125,6 +126,7 @@ __all__ = [
     "cheapest_within_ceiling",
     "cost_of",
     "in_listed_order",
+    "load_scorer",
     "track_costs",
     "with_budget",
 ]

@@ -10,6 +10,7 @@ walks them, and the four entry points below only say how to call a model.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from contextlib import aclosing
 from decimal import Decimal
@@ -82,7 +83,7 @@ class ChatCostRouter(LaneEntries, PlanFirst, BaseChatModel):
     """Ready chat models by name, instead of (or added to) a catalog."""
     levels: dict[str, list[str]] | None = None
     """Level -> ordered candidate names; overrides the catalog's."""
-    scorer: Scorer | None = None
+    scorer: Scorer | str | os.PathLike[str] | None = None
     """``score(messages) -> float``; ``None``: the default scorer."""
     thresholds: Thresholds | Sequence[float] | None = None
     """Cut points on the score; ``None``: the scorer's own cuts."""

@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,11 +33,13 @@ from langchain_costrouter.batch.accounting import (
     to_message,
 )
 from langchain_costrouter.batch.anthropic import AnthropicBatches
+from langchain_costrouter.batch.budgeting import ChunkBudgets
 from langchain_costrouter.batch.limits import BatchLimits
 from langchain_costrouter.batch.planning import plan_job
 from langchain_costrouter.batch.realtime import run_item
 from langchain_costrouter.batch.store import ITEM_DONE, ChunkRow, ItemRow, JobStore
 from langchain_costrouter.batch.transport import OpenAIBatches, Transport
+from langchain_costrouter.budget.budgets import ANONYMOUS, scopes_of
 from langchain_costrouter.exceptions import (
     BatchError,
     BatchItemError,
@@ -82,11 +84,13 @@ class BatchJob:
 
     def __init__(self, job_id: str, store: JobStore | str | os.PathLike[str], *,
                  router: Any = None, sinks: Sequence[Any] = (),
-                 transports: TransportFactory | None = None) -> None:
+                 transports: TransportFactory | None = None, budget: Any = None) -> None:
         self.store = _store(store)
         self.row = self.store.job(job_id)  # UnknownBatchError when absent
         self.id = job_id
         self.router = router
+        self.budget = budget
+        self._budgets = ChunkBudgets(budget, self.store, job_id, self.row.opts().get("budget"))
         self.sinks = list(sinks)
         self._factory = transports or self._default_transport
         self._transports: dict[int, Transport] = {}
@@ -97,7 +101,8 @@ class BatchJob:
     @classmethod
     def resume(cls, job_id: str, store: JobStore | str | os.PathLike[str] = "costrouter-batches.db",
                **kwargs: Any) -> BatchJob:
-        """The stored job ``job_id``; submits only chunks never submitted."""
+        """The stored job ``job_id``; submits only chunks never submitted. A job submitted under
+        a budget needs ``budget=`` (the same guard, or one over the same ledger)."""
         job = cls(job_id, store, **kwargs)
         job.submit()
         return job
@@ -124,7 +129,9 @@ class BatchJob:
 
     def submit(self) -> None:
         """Send every chunk not yet sent. The ``submitting`` state is committed before the
-        provider call, so after a crash the chunk is looked up at the provider, not resent."""
+        provider call, so after a crash the chunk is looked up at the provider, not resent.
+        Under a budget, every planned chunk reserves its estimate first (all or none)."""
+        self._budgets.reserve_planned(self.store.chunks(self.id))
         for chunk in self.store.chunks(self.id):
             if chunk.state == "submitting":
                 found = self._t(chunk).find(self._key(chunk), chunk.submit_started or 0,
@@ -145,6 +152,7 @@ class BatchJob:
                 if e.status is None or e.status >= 500:
                     raise  # unknown outcome: stays "submitting", looked up on resume
                 self._fail_chunk(chunk, str(e))
+                self._budgets.finish()
                 continue
             self.store.set_chunk(self.id, chunk.chunk_no, state="submitted",
                                  remote_id=remote.id, input_file_id=remote.input_file_id,
@@ -158,10 +166,14 @@ class BatchJob:
         self.store.set_items(
             self.id, [{"idx": it.idx, "state": "failed", "error_kind": "failed", "error": why}
                       for it in items],
-            chunk=(chunk.chunk_no, {"state": "failed", "error": why[:500]}))
+            chunk=(chunk.chunk_no, {"state": "failed", "error": why[:500],
+                                    **self._budgets.releasing(chunk)}))
 
     def poll(self) -> JobStatus:
-        """Read every open chunk once; collect the ended ones; run realtime items; bill."""
+        """Read every open chunk once; collect the ended ones (settling their budget); run
+        realtime items; bill."""
+        self._budgets.need_guard()
+        self._budgets.finish()  # what a process that died left committed but unsettled
         for chunk in self.store.chunks(self.id):
             if chunk.state == "submitted":
                 self._poll_chunk(chunk)
@@ -179,6 +191,7 @@ class BatchJob:
             return
         if remote.status == "failed":
             self._fail_chunk(chunk, f"batch {remote.id} failed validation: {remote.errors}")
+            self._budgets.finish()
             return
         items = {it.custom_id: it for it in self.store.items(self.id, chunk_no=chunk.chunk_no)}
         prices = prices_from(chunk.prices)
@@ -211,7 +224,9 @@ class BatchJob:
                 updates[it.idx] = {"idx": it.idx, "state": "missing", "error_kind": "missing",
                                    "error": why}
         self.store.set_items(self.id, updates.values(), chunk=(chunk.chunk_no, {
-            "state": "collected", "remote_status": remote.status, "counts": counts}))
+            "state": "collected", "remote_status": remote.status, "counts": counts,
+            **self._budgets.settling(chunk, updates.values())}))
+        self._budgets.finish()
 
     def _retry_and_run(self) -> None:
         kinds = self.row.opts().get("retry") or []
@@ -224,7 +239,8 @@ class BatchJob:
         if todo and self.router is None:
             return  # needs a router: resume(..., router=...) runs them
         for it in todo:
-            self.store.set_items(self.id, [run_item(self.router, self.id, it)])
+            self.store.set_items(self.id, [run_item(self.router, self.id, it, guard=self.budget,
+                                                    metadata=self.row.opts().get("budget"))])
 
     def _bill(self) -> None:
         rows = self.store.take_unbilled(self.id)
@@ -330,6 +346,7 @@ def submit_batch(router: Any, inputs: Sequence[Any], *,
                  limits: BatchLimits | Mapping[str, BatchLimits] | None = None,
                  retry: bool | Sequence[str] = False, sinks: Sequence[Any] = (),
                  transports: TransportFactory | None = None, job_id: str | None = None,
+                 budget: Any = None, metadata: Mapping[str, Any] | None = None,
                  **call_kwargs: Any) -> BatchJob:
     """Route every input, store the job, and submit it. Returns at once; ``wait()`` polls.
 
@@ -338,14 +355,27 @@ def submit_batch(router: Any, inputs: Sequence[Any], *,
     item). ``retry``: retry unanswered items (expired, cancelled, missing) on realtime, or the
     list of item states to retry. ``sinks``: cost handlers / ledgers given one record per item.
     ``call_kwargs``: per-call routing options (``level=``, ``model=``, ``max_tokens=`` ...).
+    ``budget``: a :class:`~langchain_costrouter.budget.BudgetGuard`; each provider batch
+    reserves its estimate at batch prices (scopes from ``metadata``) before any is created, and
+    settles with its items' actual cost when collected (see :mod:`.budgeting`). Items served
+    on realtime go through the guard's normal path (``guard.wrap``); flex items reserve their
+    estimate and settle their actual cost.
     """
     st = _store(store)
     planned = plan_job(router, inputs, lane=lane, fallback_lanes=fallback_lanes, limits=limits,
                        retry=retry, job_id=job_id, call_kwargs=call_kwargs)
-    st.create_job(planned.job, planned.chunks, planned.items)
-    job = BatchJob(planned.job.id, st, router=router, sinks=sinks, transports=transports)
+    row = planned.job
+    if budget is not None:
+        row = replace(row, options=json.dumps({**row.opts(), "budget": _scopes(metadata)}))
+    st.create_job(row, planned.chunks, planned.items)
+    job = BatchJob(row.id, st, router=router, sinks=sinks, transports=transports, budget=budget)
     job.submit()
     return job
+
+
+def _scopes(metadata: Mapping[str, Any] | None) -> dict[str, str]:
+    """The budget scopes of ``metadata`` as stored with the job (API keys already hashed)."""
+    return {k: v for k, v in scopes_of(metadata).items() if k != "global" and v != ANONYMOUS}
 
 
 async def asubmit_batch(router: Any, inputs: Sequence[Any], **kwargs: Any) -> BatchJob:

@@ -117,7 +117,8 @@ def plan_job(
                       TokenUsage(input_tokens=plan.input_tokens, output_tokens=plan.output_tokens))
         items.append(ItemRow(job_id=job_id, idx=i, custom_id=f"item-{i}", chunk_no=None,
                              tier=spec.name, lane=chosen, request=json.dumps(body),
-                             estimated_cost=None if est is None else str(est)))
+                             estimated_cost=None if est is None else str(est),
+                             estimated_tokens=plan.input_tokens + plan.output_tokens))
         if chosen == "batch":
             groups.setdefault(spec.name, []).append(i)
             specs[spec.name] = spec

@@ -42,6 +42,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX items_chunk ON items (job_id, chunk_no);
     """,
+    # a chunk's budget reservation (JSON, see batch.budgeting) and each item's token estimate
+    """
+    ALTER TABLE chunks ADD COLUMN budget TEXT;
+    ALTER TABLE items ADD COLUMN estimated_tokens INTEGER;
+    """,
 )
 
 ITEM_DONE = ("succeeded", "failed", "expired", "cancelled", "malformed", "missing")
@@ -66,6 +71,8 @@ class ChunkRow:
     remote_status: str | None = None
     counts: str | None = None
     error: str | None = None
+    budget: str | None = None
+    """The chunk's budget reservation and its state (JSON; ``None``: no budget)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class ItemRow:
     error: str | None = None
     billed: int = 0
     estimated_cost: str | None = None
+    estimated_tokens: int | None = None
 
     def body(self) -> dict[str, Any]:
         return json.loads(self.request)  # type: ignore[no-any-return]
@@ -145,10 +153,10 @@ class JobStore:
                                  (job.id, job.created_at, job.lane, job.n_items, job.options,
                                   job.cancelled))
                 self._db.executemany(
-                    "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO chunks VALUES ({_marks(ChunkRow)})",
                     [tuple(c.__dict__.values()) for c in chunks])
                 self._db.executemany(
-                    "INSERT INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO items VALUES ({_marks(ItemRow)})",
                     [tuple(i.__dict__.values()) for i in items])
                 self._db.execute("COMMIT")
             except BaseException:
@@ -248,3 +256,7 @@ class JobStore:
                 "SELECT state, COUNT(*) FROM items WHERE job_id = ? GROUP BY state",
                 (job_id,)).fetchall()
         return {str(s): int(n) for s, n in rows}
+
+
+def _marks(row: type) -> str:
+    return ",".join("?" * len(row.__dataclass_fields__))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from langchain_costrouter.budget.amounts import AmountReservation
 from langchain_costrouter.budget.budgets import Budget, hash_api_key, scopes_of
 from langchain_costrouter.budget.guard import BudgetGuard, BudgetLedgerWarning, with_budget
 from langchain_costrouter.budget.ledger import Charge, Grant, InMemoryLedger, Ledger, UsageRow
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from langchain_costrouter.budget.redis import RedisLedger
 
 __all__ = [
+    "AmountReservation",
     "Budget",
     "BudgetGuard",
     "BudgetLedgerWarning",

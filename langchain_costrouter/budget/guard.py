@@ -39,6 +39,7 @@ import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
@@ -46,6 +47,8 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializa
 from langchain_core.runnables.config import ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from langchain_costrouter.budget import amounts as _amt
+from langchain_costrouter.budget.amounts import AmountReservation
 from langchain_costrouter.budget.bounds import Bound
 from langchain_costrouter.budget.budgets import Budget, scopes_of
 from langchain_costrouter.budget.decide import (
@@ -156,6 +159,7 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
     _queue: WaitQueue = PrivateAttr(default_factory=WaitQueue)
     _history: OutputHistory = PrivateAttr()
     _settlements: Settlements = PrivateAttr()
+    _held: dict[str, AmountReservation] = PrivateAttr(default_factory=dict)
 
     def __init__(self, **data: Any) -> None:
         budgets = list(data.get("budgets") or [])
@@ -350,6 +354,37 @@ class BudgetGuard(RunnableSerializable[Any, Any]):
         with contextlib.suppress(LedgerUnavailableError):  # still down: kept for later
             self._settlements.flush(self.clock())
         return len(self._settlements)
+
+    # -- known amounts (batch jobs, see .amounts) -------------------------------------------
+
+    def reserve_amount(self, rid: str, *, usd: Decimal | str | int | None, tokens: int,
+                       metadata: Mapping[str, Any] | None = None, ttl: float | None = None,
+                       model: str | None = None) -> AmountReservation:
+        """Reserve a known amount on the counters a call with ``metadata`` charges, or raise."""
+        res = _amt.reserve_amount(self, rid, usd=usd, tokens=tokens, metadata=metadata,
+                                  ttl=ttl, model=model)
+        if res.id is not None:
+            self._held[rid] = res
+        return res
+
+    def settle_amount(self, rid: str | AmountReservation, *, usd: Decimal | str | int | None,
+                      tokens: int | None) -> bool:
+        """Charge the actual amount instead of the reserved one, exactly once."""
+        res = rid if isinstance(rid, AmountReservation) else self._held.get(rid)
+        if res is None:
+            raise ConfigError(f"unknown amount reservation {rid!r}: pass the AmountReservation "
+                              "(AmountReservation.from_json) to settle it from another process")
+        if res.id is not None:
+            self._held.pop(res.id, None)
+        return _amt.settle_amount(self, res, usd=usd, tokens=tokens)
+
+    def release_amount(self, rid: str | AmountReservation) -> bool:
+        """Take a reserved amount back (the work it covered was not done)."""
+        key = rid.id if isinstance(rid, AmountReservation) else rid
+        if key is None:
+            return True
+        self._held.pop(key, None)
+        return _amt.release_amount(self, key)
 
     # -- status ----------------------------------------------------------------------------
 

@@ -275,8 +275,10 @@ class Ledger(ABC):
         return await self._run(self.tallies, queries, now=now)
 
 
-SETTLED_KEEP_S = 86_400.0
-"""How long a settled reservation id is remembered (replays within it are no-ops)."""
+SETTLED_KEEP_S = 3 * 86_400.0
+"""How long a settled reservation id is remembered (replays within it are no-ops). Longer than
+the longest reservation the package makes (a batch chunk's 26 h), so a settlement replayed
+while its reservation could still be live is always recognised."""
 OUTPUT_HISTORY = 500
 """Output lengths kept per model."""
 

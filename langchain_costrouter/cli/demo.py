@@ -174,7 +174,7 @@ def render(con: Console, ep: Endpoint, res: RunResult, router: Any, guard: Any, 
     ))
     breakers = breaker_rows(router)
     if breakers:
-        con.print(out.table("Circuit breakers", ["model", "state", "calls", "failures", "trips"],
+        con.print(out.table("Circuit breakers", ["model", "state", "failures in window", "trips"],
                             breakers))
     else:
         con.print("Circuit breakers: the router exposes no health() (none configured)")
@@ -209,7 +209,7 @@ def render(con: Console, ep: Endpoint, res: RunResult, router: Any, guard: Any, 
              q.at_or_above_share, "under_routed_share": q.under_share}
             for lv, n, q in labels
         ],
-        "breakers": [dict(zip(["model", "state", "calls", "failures", "trips"], r, strict=True))
+        "breakers": [dict(zip(["model", "state", "failures", "trips"], r, strict=True))
                      for r in breakers],
         "budget": [dict(zip(["budget", "window", "limit", "used", "remaining", "utilization"], r,
                             strict=True)) for r in budget],
@@ -226,10 +226,10 @@ def breaker_rows(router: Any) -> list[list[str]]:
     try:
         h = health()
     except Exception as e:
-        return [["(health() failed)", type(e).__name__, "", "", ""]]
+        return [["(health() failed)", type(e).__name__, "", ""]]
     return [
-        [str(k), str(getattr(v, "state", v)), str(getattr(v, "calls", "")),
-         str(getattr(v, "failures", "")), str(getattr(v, "trips", ""))]
+        [str(k), str(getattr(v, "state", v)), str(getattr(v, "failures", "")),
+         str(getattr(v, "trips", ""))]
         for k, v in (h or {}).items()
     ]
 

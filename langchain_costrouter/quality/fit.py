@@ -155,18 +155,19 @@ def blend(robust: Fitted, text: Fitted, beta: float) -> Fitted:
                   beta * text.bias + (1 - beta) * robust.bias)
 
 
-def to_scorer(model: Fitted, config: FeatureConfig, metadata: dict[str, Any] | None = None
-              ) -> Any:
+def to_scorer(model: Fitted, config: FeatureConfig, metadata: dict[str, Any] | None = None,
+              context: Any = None) -> Any:
     """The pure-Python :class:`~..routing.learned.LearnedScorer` of a fitted model (weights
-    quantised to int16)."""
-    from langchain_costrouter.routing.learned import LearnedScorer, quantise
+    quantised to int16), with ``context`` weights (default: :class:`ContextWeights`)."""
+    from langchain_costrouter.routing.learned import ContextWeights, LearnedScorer, quantise
 
     weights, scale = quantise(model.weights.tolist())
     return LearnedScorer(weights=weights, weight_scale=scale,
                          dense_weights=tuple(model.dense_weights.tolist()),
                          dense_mean=tuple(model.dense_mean.tolist()),
                          dense_std=tuple(model.dense_std.tolist()), bias=model.bias,
-                         config=config, metadata=dict(metadata or {}))
+                         config=config, context=context or ContextWeights(),
+                         metadata=dict(metadata or {}))
 
 
 def from_scorer(scorer: Any) -> Fitted:

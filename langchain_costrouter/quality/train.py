@@ -39,7 +39,13 @@ from langchain_costrouter.quality.fit import (
 from langchain_costrouter.quality.protocol import Split, evaluate_split
 from langchain_costrouter.quality.table import RoutingTable
 from langchain_costrouter.routing.features import FeatureConfig
+from langchain_costrouter.routing.learned import ContextWeights
 from langchain_costrouter.routing.scorers import DEFAULT_MIX, default_scorer
+
+OWN_DATA = ContextWeights(short_plain=0.0)
+"""A scorer trained on your own labelled traffic learns what your short prompts need from it:
+it keeps the hand-set context weights but not the short-prompt prior (a prior for the public
+data's default, whose short prompts say little about yours)."""
 
 
 @dataclass
@@ -116,12 +122,13 @@ def train_scorer(
     if not train_rows or not test_rows:
         raise ConfigError(f"{n} rows are too few to hold half out; give more labelled prompts")
     part = to_scorer(fit(take(x, train_rows), _targets(table, train_rows), config, settings,
-                         warm=warm), config)
+                         warm=warm), config, context=OWN_DATA)
     held = [_evaluate(", ".join(holdout) if holdout else "held-out half", table, test_rows,
                       part)]
     final_rows = train_rows if holdout else list(range(n))
     model = part if holdout else to_scorer(
-        fit(x, _targets(table, final_rows), config, settings, warm=warm), config)
+        fit(x, _targets(table, final_rows), config, settings, warm=warm), config,
+        context=OWN_DATA)
     prompts = [table.prompts[i] for i in final_rows]
     exists = os.path.exists(table.source)
     model.metadata.update({

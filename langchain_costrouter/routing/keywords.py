@@ -25,8 +25,6 @@ class Signal:
         # every word and stem length (the same matches: words are split on whitespace)
         alts = "|".join(sorted((re.escape(s) for s in self.stems), key=len, reverse=True))
         self._stems = re.compile(rf"(?:^|\s)(?:{alts})") if self.stems else None
-        self._phrases = (re.compile("|".join(re.escape(p) for p in self.phrases))
-                         if self.phrases else None)
 
     def hit(self, words: set[str], text: str, spaced: str | None = None,
             stems: set[str] | None = None) -> bool:
@@ -43,7 +41,8 @@ class Signal:
                 spaced = _PUNCT.sub(" ", text)
             if self._stems.search(spaced):
                 return True
-        return self._phrases is not None and self._phrases.search(text) is not None
+        # substring tests in C: several times faster than one regex alternation, same result
+        return any(p in text for p in self.phrases)
 
 
 def words_of(lower: str) -> set[str]:
@@ -120,5 +119,20 @@ CLOSED_FORM = Signal(  # a short, closed-form answer: a label, a yes/no, an extr
     "true or false", "one word", "translate", "extract", "spell", "capital of",
     "respond with only", "answer with only", "positive or negative",
     "which of the following",
+)
+DOMAIN = Signal(  # a specialist's vocabulary: medicine, law, finance (blocks the short prior)
+    "domain", 0.0, "patient*", "dose", "doses", "dosage*", "drug*", "medicat*", "symptom*",
+    "prescri*", "interact*", "clinical*", "disease*", "syndrome*", "therap*", "surger*",
+    "legal*", "lawsuit*", "contract*", "liable", "court*", "tax", "taxes", "taxation",
+    "invest*", "mortgage*", "loan*", "interest rate*", "portfolio*", "ira", "401k",
+)
+OPEN_ENDED = Signal(  # writing, advice, comparison: open-ended work (blocks the short prior)
+    "open_ended", 0.0, "write", "draft", "compose", "create", "generate", "describe", "essay",
+    "story", "poem", "how should", "how can", "how to", "how would", "what if", "recommend*",
+    "advice", "advise", "tips", "suggest*", "difference", "best way", "plan", "list",
+    # explaining a concept or a process rather than stating one fact
+    "what are", "what does", "what should", "what causes", "causes",
+    "how often", "how does", "used for", "purpose", "benefits", "ways", "worth", "work",
+    "works", "technique", "effect", "rules", "in two or three sentences", "example",
 )
 # fmt: on

@@ -32,8 +32,8 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 
 from langchain_costrouter.exceptions import ArtifactError
-from langchain_costrouter.routing.features import DENSE_NAMES, FeatureConfig, dense, split_slots
-from langchain_costrouter.routing.request import RequestView, read_request
+from langchain_costrouter.routing.features import DENSE_NAMES, FeatureConfig, text_features
+from langchain_costrouter.routing.request import RequestView, plainness, read_request
 
 FORMAT = "costrouter-scorer/2"
 _INT16 = 32767
@@ -50,7 +50,10 @@ class ContextWeights:
     * answering from a tool result adds ``after_tool`` (``tool_error`` more if it is an error);
     * a structured output adds ``per_field`` x log(1 + properties), at most ``schema_max``;
     * a closed-form instruction over a long document adds ``closed_form_document``;
-    * an explicit demand for a proof or derivation adds ``proof_demand``.
+    * an explicit demand for a proof or derivation adds ``proof_demand``;
+    * a very short plain text (:func:`.request.plainness`: a greeting, thanks, a one-fact
+      lookup, no reasoning/math/code/domain marker) adds ``short_plain`` x its plainness, to
+      each scored text (the task, the turn alone, earlier turns).
     """
 
     history_decay: float = 0.25
@@ -62,6 +65,7 @@ class ContextWeights:
     schema_max: float = 1.0
     closed_form_document: float = -1.0
     proof_demand: float = 1.5
+    short_plain: float = -2.5
 
 
 def _sigmoid(z: float) -> float:
@@ -122,20 +126,30 @@ class LearnedScorer:
 
     def _text_logit(self, text: str) -> float:
         # the same sum as over extract()'s (slot, +-v) pairs, with integer weights summed in C
-        pos, neg, v = split_slots(text, self.config)
+        keys, feats = text_features(text, self.config)
+        mask = self.config.size - 1
+        pos = [h & mask for h in keys if h >> 31]
+        neg = [h & mask for h in keys if not h >> 31]
+        v = 1.0 / math.sqrt(len(keys)) if keys else 0.0
         get = self.weights.__getitem__
         z = self.bias + self.weight_scale * v * (sum(map(get, pos)) - sum(map(get, neg)))
-        for x, (wd, m) in zip(dense(text, self.config), self._dense, strict=True):
+        for x, (wd, m) in zip(feats, self._dense, strict=True):
             z += wd * (x - m)
         return z
 
+    def prior_logit(self, text: str) -> float:
+        """The text logit plus the short-plain prior (see :class:`ContextWeights`)."""
+        z = self.text_logit(text)
+        p = plainness(text) if len(text) <= 200 else 0.0
+        return z + self.context_unit * self.context.short_plain * p if p else z
+
     def request_logit(self, view: RequestView) -> float:
         c, u = self.context, self.context_unit
-        z = self.text_logit(view.task)
+        z = self.prior_logit(view.task)
         if view.alone is not None:
-            z = max(z, self.text_logit(view.alone))
+            z = max(z, self.prior_logit(view.alone))
         for turn in view.history:
-            z = max(z, self.text_logit(turn) - u * c.history_decay)
+            z = max(z, self.prior_logit(turn) - u * c.history_decay)
         extra = 0.0
         if view.tool_step:
             extra += c.tool_step + c.per_tool * math.log1p(view.n_tools)

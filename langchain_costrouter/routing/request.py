@@ -17,10 +17,17 @@
 * ``demands_proof``: the task asks for a proof or a derivation (prove, rigorous, show that ...).
   The public routing data has almost no such requests (its math asks for answers), so this is
   a hand-set prior rather than a learned weight.
+
+:func:`plainness` is the other hand-set prior, applied to each scored text: a very short
+request with no reasoning, math, code, domain or open-ended marker (a greeting, thanks, a
+one-fact lookup, ``2+2``, a yes/no about a short text) is easy for any model. The public data
+says the opposite of short prompts (its short prompts are knowledge and math questions that
+weak models miss), so this cannot be learned from it either.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +35,16 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 
 from langchain_costrouter.routing.features import scan
-from langchain_costrouter.routing.keywords import CLOSED_FORM, PROOF, words_of
+from langchain_costrouter.routing.keywords import (
+    CLOSED_FORM,
+    DOMAIN,
+    MATH,
+    OPEN_ENDED,
+    PROOF,
+    SIGNALS,
+    spaced_words,
+    words_of,
+)
 
 HISTORY_TURNS = 3
 LONG_DOCUMENT_CHARS = 1500
@@ -36,6 +52,35 @@ LONG_DOCUMENT_CHARS = 1500
 PROOF_SCAN_CHARS = 2000
 _EDGE = 400  # where an instruction sits in a long human turn: its first and last characters
 _ERRORS = ("error", "exception", "traceback", "failed", "not found", "denied", "timeout")
+
+
+PLAIN_FULL_CHARS = 60
+"""A plain text up to this long gets the whole short prior; it fades out linearly ..."""
+PLAIN_MAX_CHARS = 120
+"""... to nothing at this length."""
+_BLOCKERS = (*SIGNALS, MATH, PROOF, DOMAIN, OPEN_ENDED)
+# math notation (x^2, 4k+3, 4x4, \frac, $, =), code, brackets, and words of 12+ letters
+# (clarithromycin, anticoagulation: a specialist's term the keyword lists do not know)
+_NOTATION = re.compile(r"[\^=$`{}\[\]<>|_#;]|\d[a-z]|[a-z]\d|[a-z]\s*[+*/]\s*\d|\d\s*[+*/]\s*[a-z]"
+                       r"|[a-z]{12,}")
+
+
+def plainness(text: str) -> float:
+    """1.0 for a short request with no marker of hard work, fading to 0.0 at
+    :data:`PLAIN_MAX_CHARS` characters; 0.0 when any marker is present (see the module doc)."""
+    t = text.strip()
+    n = len(t)
+    if n > PLAIN_MAX_CHARS or t.count("\n") > 2:
+        return 0.0
+    lower = t.lower()
+    if _NOTATION.search(lower) or sum(c.isdigit() for c in t) > 6 or t.count("?") > 1:
+        return 0.0
+    spaced, words = spaced_words(lower)
+    if any(s.hit(words, lower, spaced) for s in _BLOCKERS):
+        return 0.0
+    if n <= PLAIN_FULL_CHARS:
+        return 1.0
+    return (PLAIN_MAX_CHARS - n) / (PLAIN_MAX_CHARS - PLAIN_FULL_CHARS)
 
 
 def text_of(content: object) -> str:
@@ -68,8 +113,15 @@ def _closed_form(text: str) -> bool:
     return CLOSED_FORM.hit(words_of(lower), lower)
 
 
+# every PROOF term contains one of these: a text with none of them cannot match (the exact
+# test below splits words, which costs more than these substring tests)
+_PROOF_HINTS = ("prov", "proof", "rigorous", "deriv", "formally", "show that", "demonstrate")
+
+
 def _demands_proof(text: str) -> bool:
     lower = scan(text, PROOF_SCAN_CHARS).lower()  # the ends, where instructions sit
+    if not any(h in lower for h in _PROOF_HINTS):
+        return False
     return PROOF.hit(words_of(lower), lower)
 
 

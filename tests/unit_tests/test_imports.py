@@ -58,6 +58,7 @@ EXPECTED = [
     "cheapest_within_ceiling",
     "cost_of",
     "in_listed_order",
+    "load_scorer",
     "track_costs",
     "with_budget",
 ]
