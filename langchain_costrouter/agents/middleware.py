@@ -30,6 +30,7 @@ from langchain.agents.structured_output import StructuredOutputError
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import ensure_config
 
+from langchain_costrouter.agents.responses import message_of
 from langchain_costrouter.agents.view import RoutedModel
 from langchain_costrouter.cascade import Check, all_of, as_check
 from langchain_costrouter.exceptions import ConfigError
@@ -69,7 +70,7 @@ class _Route:
         self.step += 1
 
     def finish(self, response: Any, reason: str | None) -> Any:
-        msg = _message_of(response)
+        msg = message_of(response)
         if msg is not None:
             entry = self.entry()
             if reason is not None:
@@ -215,7 +216,7 @@ class CostRouterMiddleware(AgentMiddleware):
 
     def failure(self, request: ModelRequest, response: Any) -> str | None:
         """Why this answer must escalate, or ``None`` when it is good."""
-        msg = _message_of(response)
+        msg = message_of(response)
         if msg is None:
             return None
         if msg.invalid_tool_calls:
@@ -298,16 +299,4 @@ def _dict_name(tool: Any) -> str | None:
     if isinstance(tool, dict):
         fn = tool.get("function")
         return fn.get("name") if isinstance(fn, dict) else tool.get("name")
-    return None
-
-
-def _message_of(response: Any) -> AIMessage | None:
-    if isinstance(response, ExtendedModelResponse):
-        response = response.model_response
-    if isinstance(response, AIMessage):
-        return response
-    if isinstance(response, ModelResponse):
-        for m in reversed(response.result):
-            if isinstance(m, AIMessage):
-                return m
     return None

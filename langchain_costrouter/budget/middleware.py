@@ -16,14 +16,14 @@ from typing import Any
 
 from langchain.agents.middleware.types import (
     AgentMiddleware,
-    ExtendedModelResponse,
     ModelRequest,
     ModelResponse,
 )
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 
+from langchain_costrouter.agents.responses import message_of
 from langchain_costrouter.budget.guard import BudgetGuard, Option, Ticket
 
 
@@ -34,18 +34,6 @@ def _run_config() -> RunnableConfig:
         return get_config()
     except RuntimeError:  # called outside a graph run
         return {}
-
-
-def _message_of(response: Any) -> AIMessage | None:
-    if isinstance(response, ExtendedModelResponse):
-        response = response.model_response
-    if isinstance(response, AIMessage):
-        return response
-    if isinstance(response, ModelResponse):
-        for m in reversed(response.result):
-            if isinstance(m, AIMessage):
-                return m
-    return None
 
 
 class BudgetMiddleware(AgentMiddleware):
@@ -102,7 +90,7 @@ class BudgetMiddleware(AgentMiddleware):
         except BaseException:
             self.guard.cancel(ticket)
             raise
-        self.guard.settle(ticket, _message_of(response))
+        self.guard.settle(ticket, message_of(response))
         return response
 
     async def awrap_model_call(
@@ -117,5 +105,5 @@ class BudgetMiddleware(AgentMiddleware):
         except BaseException:
             await self.guard.acancel(ticket)
             raise
-        await self.guard.asettle(ticket, _message_of(response))
+        await self.guard.asettle(ticket, message_of(response))
         return response

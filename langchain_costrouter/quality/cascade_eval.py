@@ -20,18 +20,18 @@ on the router curve is the share it rejects. For each group of rows (dataset x w
 from __future__ import annotations
 
 import csv
-import math
 import random
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from langchain_core.messages import AIMessage
 
 from langchain_costrouter.cascade.base import Request, Verifier, bind
 from langchain_costrouter.exceptions import RoutingDataError
+from langchain_costrouter.quality.cells import number_cell, read_csv, usd_cell
 from langchain_costrouter.quality.metrics import curve
 from langchain_costrouter.quality.table import RoutingTable
 
@@ -182,27 +182,6 @@ class Columns:
     weak_model: str | None = "weak_model"
 
 
-def _number(path: str, col: str, row: int, cell: str) -> float:
-    try:
-        v = float(cell)
-    except ValueError:
-        raise RoutingDataError(path, f"{cell!r} is not a number", column=col, row=row) from None
-    if not math.isfinite(v):
-        raise RoutingDataError(path, f"{cell!r} is not a finite number", column=col, row=row)
-    return v
-
-
-def _usd(path: str, col: str, row: int, cell: str) -> Decimal:
-    try:
-        v = Decimal(cell.strip())
-    except InvalidOperation:
-        raise RoutingDataError(path, f"{cell!r} is not a USD amount", column=col,
-                               row=row) from None
-    if not v.is_finite() or v < 0:
-        raise RoutingDataError(path, f"{cell!r} is not a USD amount >= 0", column=col, row=row)
-    return v
-
-
 def read_groups(
     path: str, cols: Columns = Columns(), *, group_by_given: bool = False
 ) -> dict[str, CascadeRows]:
@@ -213,17 +192,7 @@ def read_groups(
     ``group_by_given``.
     """
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            header = [h.strip() for h in next(reader, [])]
-            raw = [r for r in reader if any(c.strip() for c in r)]
-    except UnicodeDecodeError as e:
-        raise RoutingDataError(path, f"not UTF-8 text ({e.reason})") from None
-    except csv.Error as e:
-        raise RoutingDataError(path, f"not valid CSV ({e})") from None
-    if not any(header):
-        raise RoutingDataError(path, "empty file (no header row)")
+    header, raw = read_csv(path)
     need = [cols.prompt, cols.strong, cols.weak, cols.weak_response]
     if (cols.cost_strong is None) != (cols.cost_weak is None):
         raise RoutingDataError(path, "give both --cost-strong and --cost-weak, or neither")
@@ -247,13 +216,13 @@ def read_groups(
         prompt = row[ix[cols.prompt]]
         if not prompt.strip():
             raise RoutingDataError(path, "empty prompt", column=cols.prompt, row=r)
-        s = _number(path, cols.strong, r, row[ix[cols.strong]])
-        w = _number(path, cols.weak, r, row[ix[cols.weak]])
+        s = number_cell(path, cols.strong, r, row[ix[cols.strong]])
+        w = number_cell(path, cols.weak, r, row[ix[cols.weak]])
         answer = row[ix[cols.weak_response]]
         cw = cs = None
         if cols.cost_strong and cols.cost_weak:
-            cs = _usd(path, cols.cost_strong, r, row[ix[cols.cost_strong]])
-            cw = _usd(path, cols.cost_weak, r, row[ix[cols.cost_weak]])
+            cs = usd_cell(path, cols.cost_strong, r, row[ix[cols.cost_strong]])
+            cw = usd_cell(path, cols.cost_weak, r, row[ix[cols.cost_weak]])
         elif estimate:
             cw = _estimate(row[ix[cols.weak_model]], prompt, answer)  # type: ignore[index]
             cs = _estimate(row[ix[cols.strong_model]], prompt,  # type: ignore[index]

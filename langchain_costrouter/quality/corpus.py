@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import math
 import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from langchain_costrouter.exceptions import RoutingDataError
+from langchain_costrouter.quality.cells import number_cell
 
 FILES = ("routerbench", "routerdc_7b", "zeroeval", "llmrouter", "routerarena",
          "alpacaeval_cot", "alpacaeval_weighted")
@@ -85,13 +85,7 @@ def _unit(file: str, dataset: str) -> str:
 def _cell(path: str, col: str, row: int, cell: str) -> float | None:
     if not cell.strip():
         return None
-    try:
-        v = float(cell)
-    except ValueError:
-        raise RoutingDataError(path, f"{cell!r} is not a number", column=col, row=row) from None
-    if not math.isfinite(v):
-        raise RoutingDataError(path, f"{cell!r} is not a finite number", column=col, row=row)
-    return v
+    return number_cell(path, col, row, cell)
 
 
 def _thirds(models: list[str], means: dict[str, float]) -> tuple[list[str], list[str]]:

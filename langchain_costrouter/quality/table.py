@@ -9,15 +9,14 @@ naming the file, the 1-based data row and the column.
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from langchain_costrouter.exceptions import RoutingDataError
+from langchain_costrouter.quality.cells import number_cell, read_csv, usd_cell
 
 
 @dataclass(frozen=True)
@@ -72,43 +71,11 @@ class RoutingTable:
         )
 
 
-def _float(path: str, col: str, row: int, cell: str) -> float:
-    try:
-        v = float(cell)
-    except ValueError:
-        raise RoutingDataError(path, f"{cell!r} is not a number", column=col, row=row) from None
-    if not math.isfinite(v):
-        raise RoutingDataError(path, f"{cell!r} is not a finite number", column=col, row=row)
-    return v
-
-
-def _cost(path: str, col: str, row: int, cell: str) -> Decimal:
-    try:
-        v = Decimal(cell.strip())
-    except InvalidOperation:
-        raise RoutingDataError(path, f"{cell!r} is not a USD amount", column=col,
-                               row=row) from None
-    if not v.is_finite() or v < 0:
-        raise RoutingDataError(path, f"{cell!r} is not a USD amount >= 0", column=col, row=row)
-    return v
-
-
 def _rows(path: str) -> tuple[list[str], list[list[str]]]:
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            rows = list(reader)
-    except UnicodeDecodeError as e:
-        raise RoutingDataError(path, f"not UTF-8 text ({e.reason})") from None
-    except csv.Error as e:
-        raise RoutingDataError(path, f"not valid CSV ({e})") from None
-    if not header or not any(h.strip() for h in header):
-        raise RoutingDataError(path, "empty file (no header row)")
-    rows = [r for r in rows if any(c.strip() for c in r)]
+    header, rows = read_csv(path)
     if not rows:
         raise RoutingDataError(path, "no data rows under the header")
-    return [h.strip() for h in header], rows
+    return header, rows
 
 
 def read_table(
@@ -138,9 +105,9 @@ def read_table(
         for c in wanted:
             cell = row[idx[c]]
             if c in (strong, weak):
-                cols[c].append(_float(p, c, r, cell))
+                cols[c].append(number_cell(p, c, r, cell))
             elif c in (cost_strong, cost_weak):
-                cols[c].append(_cost(p, c, r, cell))
+                cols[c].append(usd_cell(p, c, r, cell))
             else:
                 if c == prompt_col and not cell.strip():
                     raise RoutingDataError(p, "empty prompt", column=c, row=r)

@@ -150,23 +150,25 @@ def message_batch_routes(server: BatchServer) -> list[Route]:
         server.add(b)
         return JSONResponse(message_batch(b, base(request)))
 
-    def _get(request: Request) -> ServedBatch | None:
+    def _get(request: Request) -> ServedBatch | Response:
+        """The message batch the path names, or Anthropic's 404 answer."""
         b = server.batches.get(request.path_params["bid"])
-        return b if b is not None and b.kind == "anthropic" else None
+        if b is None or b.kind != "anthropic":
+            return _err(404, f"message batch {request.path_params['bid']!r} not found",
+                        "not_found_error")
+        return b
 
     async def retrieve(request: Request) -> Response:
         b = _get(request)
-        if b is None:
-            return _err(404, f"message batch {request.path_params['bid']!r} not found",
-                        "not_found_error")
+        if isinstance(b, Response):
+            return b
         server.advance(b)
         return JSONResponse(message_batch(b, base(request)))
 
     async def cancel(request: Request) -> Response:
         b = _get(request)
-        if b is None:
-            return _err(404, f"message batch {request.path_params['bid']!r} not found",
-                        "not_found_error")
+        if isinstance(b, Response):
+            return b
         with server.lock:
             if b.status == "in_progress":
                 b.cancel_requested = True
@@ -175,9 +177,8 @@ def message_batch_routes(server: BatchServer) -> list[Route]:
 
     async def results(request: Request) -> Response:
         b = _get(request)
-        if b is None:
-            return _err(404, f"message batch {request.path_params['bid']!r} not found",
-                        "not_found_error")
+        if isinstance(b, Response):
+            return b
         if b.results is None:
             return _err(400, f"message batch {b.id} has not ended; results are not ready")
         body = "\n".join(_result_line(r) for r in b.results) + "\n"

@@ -193,22 +193,25 @@ def openai_routes(server: BatchServer) -> list[Route]:
         server.add(b)
         return JSONResponse(openai_batch(b))
 
-    def _get(request: Request) -> ServedBatch | None:
+    def _get(request: Request) -> ServedBatch | Response:
+        """The batch the path names, or OpenAI's 404 answer."""
         b = server.batches.get(request.path_params["bid"])
-        return b if b is not None and b.kind == "openai" else None
+        if b is None or b.kind != "openai":
+            return _err(404, f"No batch found with id '{request.path_params['bid']}'.", "id")
+        return b
 
     async def retrieve(request: Request) -> Response:
         b = _get(request)
-        if b is None:
-            return _err(404, f"No batch found with id '{request.path_params['bid']}'.", "id")
+        if isinstance(b, Response):
+            return b
         server.advance(b)
         _openai_lines(server, b)
         return JSONResponse(openai_batch(b))
 
     async def cancel(request: Request) -> Response:
         b = _get(request)
-        if b is None:
-            return _err(404, f"No batch found with id '{request.path_params['bid']}'.", "id")
+        if isinstance(b, Response):
+            return b
         with server.lock:
             if b.status in ("validating", "in_progress"):
                 b.cancel_requested = True

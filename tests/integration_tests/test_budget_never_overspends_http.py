@@ -13,14 +13,9 @@ The heavy version (60 calls per process) is ``python -m benchmarks.budget_proof`
 from __future__ import annotations
 
 import multiprocessing as mp
-import uuid
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from langchain_costrouter.budget import SQLiteLedger
 from langchain_costrouter.budget.ledger import usd_to_nano
 from langchain_costrouter.budget.testing import proof_worker
 
@@ -54,19 +49,10 @@ def run_proof(kind: str, target: str, prefix: str) -> list[dict[str, Any]]:
     return out
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-def shared(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str, str]:
-    if request.param == "sqlite":
-        path = tmp_path / "budget.db"
-        SQLiteLedger(path).close()  # migrate once before the workers race
-        return "sqlite", str(path), ""
-    return "redis", request.getfixturevalue("redis_url"), f"p{uuid.uuid4().hex[:8]}:"
-
-
 def test_four_processes_never_overspend_and_spend_90_percent_before_refusing(
-    shared: tuple[str, str, str],
+    shared_ledger: tuple[str, str, str],
 ) -> None:
-    rows = run_proof(*shared)
+    rows = run_proof(*shared_ledger)
     for sc in SCENARIOS:
         mine = [r for r in rows if r["scenario"] == sc["name"]]
         assert len(mine) == PROCS
@@ -75,7 +61,7 @@ def test_four_processes_never_overspend_and_spend_90_percent_before_refusing(
         real = sum(Decimal(r["server_usd"]) for r in mine)
         refusals = [Decimal(u) for r in mine for u in r["refusals"]]
         answered = sum(r["ok"] for r in mine)
-        print(f"\n{shared[0]} {sc['name']}: {answered} answered, {len(refusals)} refused, "
+        print(f"\n{shared_ledger[0]} {sc['name']}: {answered} answered, {len(refusals)} refused, "
               f"real spend {real} of {limit} ({real / limit:.2%}); "
               f"least settled at a refusal {min(refusals) / limit:.2%}")
         assert real <= limit

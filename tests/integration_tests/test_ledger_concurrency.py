@@ -15,7 +15,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -30,19 +29,10 @@ ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_750_000_000.0
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str, str]:
-    if request.param == "sqlite":
-        path = tmp_path / "shared.db"
-        SQLiteLedger(path).close()  # migrate once before the workers race
-        return "sqlite", str(path), ""
-    return "redis", request.getfixturevalue("redis_url"), f"c{uuid.uuid4().hex[:8]}:"
-
-
 def test_500_reservations_from_4_processes_never_exceed_the_limit(
-    store: tuple[str, str, str],
+    shared_ledger: tuple[str, str, str],
 ) -> None:
-    kind, target, prefix = store
+    kind, target, prefix = shared_ledger
     procs, per = 4, 125
     pattern = [7, 10, 13, 4, 9]
     amounts = [pattern[i % len(pattern)] for i in range(per)]  # 1,075 asked per process
@@ -104,9 +94,9 @@ def _child_env() -> dict[str, str]:
 
 
 def test_a_process_killed_mid_call_leaks_nothing_after_the_ttl_and_keeps_its_spend(
-    store: tuple[str, str, str],
+    shared_ledger: tuple[str, str, str],
 ) -> None:
-    kind, target, prefix = store
+    kind, target, prefix = shared_ledger
     budget = Budget.tokens(1000, per="day")
     key, since = budget.counter("*"), budget.window.since(NOW)
     child = subprocess.Popen(
