@@ -23,7 +23,7 @@ from langchain_costrouter.costs.record import CallRecord
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(CallRecord))
 _INTS = {"input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
          "reasoning_tokens"}
-_FLOATS = {"timestamp", "latency_s", "ttft_s"}
+_FLOATS = {"timestamp", "latency_s", "ttft_s", "score"}
 _BOOLS = {"estimated", "streamed"}
 _UUIDS = {"run_id", "parent_run_id"}
 

@@ -2,8 +2,9 @@
 
 A record's group is the tuple of its values for the keys, looked up in its run ``metadata``
 first, then among the record's own fields (``model``, ``level``, ``tier``, ``provider``,
-``status``). A missing or empty value groups as ``"(none)"``; a key that no record carries
-warns once per process (a typo would otherwise put every call under ``"(none)"`` silently).
+``status``, and the router's ``scored_level``, ``served_level`` and ``reason``). A missing
+or empty value groups as ``"(none)"``; a key that no record carries warns once per process (a
+typo would otherwise put every call under ``"(none)"`` silently).
 
 :class:`GroupTotals` keeps running totals per group in fixed memory (at most ``max_groups``
 groups, then ``"(other)"``), so a handler built with ``group_by=`` is exact over every call;
@@ -24,7 +25,8 @@ from langchain_costrouter.costs.stats import Totals
 NONE = "(none)"
 OTHER = "(other)"
 MAX_GROUPS = 1000
-_FIELDS = ("model", "level", "tier", "provider", "status")
+_FIELDS = ("model", "level", "tier", "provider", "status", "scored_level", "served_level",
+           "reason")
 
 GroupKey = str | tuple[str, ...]
 """One key: the value (``"alice"``); several keys: a tuple of values (``("alice", "eu")``)."""

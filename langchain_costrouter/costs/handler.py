@@ -32,53 +32,34 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import BaseMessage, get_buffer_string
+from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
+from langchain_costrouter.costs.build import Run, build_record
 from langchain_costrouter.costs.groups import GroupTotals, normalize_keys, warn_unknown
-from langchain_costrouter.costs.observe import Observed, estimate
 from langchain_costrouter.costs.pricer import Pricer
 from langchain_costrouter.costs.record import CallRecord, RecordSink
 from langchain_costrouter.costs.stats import Totals
-from langchain_costrouter.costs.summary import UNKNOWN_MODEL, UNROUTED, CostSummary, build_summary
+from langchain_costrouter.costs.summary import (
+    UNKNOWN_MODEL,
+    UNROUTED,
+    CostSummary,
+    build_summary,
+    reason_key,
+)
 from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.models.catalog import Catalog
-from langchain_costrouter.pricing.prices import TokenUsage, cost_of, warn_unpriced
-from langchain_costrouter.pricing.tokens import EncodingName
 from langchain_costrouter.redact import scrub, scrub_text
 
 logger = logging.getLogger(__name__)
 
 _MAX_GROUPS = 1000  # distinct models/levels kept apart; more go to "(other)"
 _SEEN_IDS = 4096  # message ids remembered for wrapper de-duplication
-
-
-@dataclass(slots=True)
-class _Run:
-    """An LLM run between its start and end events."""
-
-    run_id: UUID
-    seq: int
-    parent: UUID | None
-    start: float
-    timestamp: float
-    tags: tuple[str, ...]
-    metadata: dict[str, Any]
-    requested: str | None
-    provider: str | None
-    messages: list[BaseMessage] | None = None
-    prompts: list[str] | None = None
-    tools: list[dict[str, Any]] | None = None
-    ttft: float | None = None
-    streamed: bool = False
-    outer: UUID | None = None
-    inner: list[tuple[_Run, LLMResult, float]] = field(default_factory=list)
 
 
 class CostTrackingCallbackHandler(BaseCallbackHandler):
@@ -141,7 +122,9 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
         self._total = Totals()
         self._by_model: dict[str, Totals] = {}
         self._by_level: dict[str, Totals] = {}
-        self._runs: dict[UUID, _Run] = {}
+        self._by_served: dict[str, Totals] = {}
+        self._by_reason: dict[str, Totals] = {}
+        self._runs: dict[UUID, Run] = {}
         self._parents: dict[UUID, UUID | None] = {}
         self._seen: OrderedDict[str, int] = OrderedDict()
         self._nested = 0
@@ -196,6 +179,8 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
                 sink_errors=self._sink_errors,
                 groups=groups if keys is not None else None,
                 groups_exact=exact,
+                by_served_level=self._by_served,
+                by_reason=self._by_reason,
             )
         if groups is not None and keys is not None and out.requests:
             warn_unknown(keys, groups.seen)
@@ -229,6 +214,8 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
             self._total.add(record)
             _group(self._by_model, record.model or UNKNOWN_MODEL).add(record)
             _group(self._by_level, record.level or UNROUTED).add(record)
+            _group(self._by_served, record.served_level or UNROUTED).add(record)
+            _group(self._by_reason, reason_key(record)).add(record)
             if self._groups is not None:
                 self._groups.add(record)
             sinks = self._sinks
@@ -311,7 +298,7 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
         params = params or {}
         requested = params.get("model") or params.get("model_name") or meta.get("ls_model_name")
         tools = params.get("tools")
-        run = _Run(
+        run = Run(
             run_id=run_id, seq=0, parent=parent, start=self._clock(), timestamp=self._wall_clock(),
             tags=tuple(tags or ()),
             metadata=scrub({k: v for k, v in meta.items() if not k.startswith(("ls_", "lc_"))}),
@@ -361,7 +348,8 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
                 if outer is not None and error is None and response is not None:
                     outer.inner.append((run, response, end))
                 return
-        rec, message_id = self._build(run, response, end, error)
+        rec, message_id = build_record(self._pricer, run, response, end, error,
+                                       store_prompts=self.store_prompts)
         if message_id is not None:
             with self._lock:
                 if self._seen.get(message_id, -1) > run.seq:
@@ -371,77 +359,6 @@ class CostTrackingCallbackHandler(BaseCallbackHandler):
                 if len(self._seen) > _SEEN_IDS:
                     self._seen.popitem(last=False)
         self.record(rec)
-
-    # building a record --------------------------------------------------------------------
-
-    def _build(
-        self, run: _Run, response: LLMResult | None, end: float, error: BaseException | None
-    ) -> tuple[CallRecord, str | None]:
-        ob = Observed.of(response, run.requested, run.provider)
-        match = self._pricer.match(ob.model, ob.provider, tier=ob.tier, requested=run.requested)
-        usage, estimated = ob.usage, ob.estimated
-        cost, source = ob.router_cost, ob.router_source
-        model, provider, tier = ob.model, ob.provider, ob.tier or match.tier
-        if error is None and usage is None and run.inner:
-            inner = self._inner_usage(run)
-            if inner is not None:
-                usage, cost, source, inner_rec = inner
-                model = ob.model if ob.router else inner_rec.model
-                provider = ob.provider if ob.router else inner_rec.provider
-                tier = ob.tier if ob.router else inner_rec.tier
-                match = None
-        if error is None and usage is None:
-            enc: EncodingName = match.tokenizer if match else "o200k_base"
-            usage = estimate(ob, enc, run.messages, run.prompts, run.tools)
-            estimated = True
-        if cost is None and usage is not None and match is not None and not ob.summed:
-            cost, source = cost_of(match.prices, usage), match.source
-            if cost is None:
-                warn_unpriced(model or run.requested or UNKNOWN_MODEL)
-        usage = usage or TokenUsage()
-        prompt = None
-        if self.store_prompts:
-            text = get_buffer_string(run.messages) if run.messages is not None else (
-                "\n".join(run.prompts or []))
-            prompt = scrub_text(text)
-        rec = CallRecord(
-            run_id=run.run_id, parent_run_id=run.parent, timestamp=run.timestamp,
-            status="ok" if error is None else "error",
-            error=None if error is None else scrub_text(f"{type(error).__name__}: {error}")[:300],
-            level=ob.level, tier=tier, provider=provider, model=model,
-            input_tokens=usage.input_tokens, cached_input_tokens=usage.cached_tokens,
-            cache_write_tokens=usage.cache_write_tokens, output_tokens=usage.output_tokens,
-            reasoning_tokens=usage.reasoning_tokens, cost=cost,
-            price_source=source if cost is not None else None, estimated=estimated,
-            streamed=run.streamed, latency_s=max(end - run.start, 0.0), ttft_s=run.ttft,
-            tags=run.tags, metadata=run.metadata, prompt=prompt,
-        )
-        return rec, ob.message_id if error is None else None
-
-    def _inner_usage(
-        self, run: _Run
-    ) -> tuple[TokenUsage, Decimal | None, str | None, CallRecord] | None:
-        """Usage of the counted run's inner LLM runs, each distinct message once."""
-        recs: dict[str, CallRecord] = {}
-        for i, (inner, resp, end) in enumerate(run.inner):
-            rec, mid = self._build(inner, resp, end, None)
-            if not rec.estimated:
-                recs[mid or str(i)] = rec
-        if not recs:
-            return None
-        rs = list(recs.values())
-        usage = TokenUsage(
-            input_tokens=sum(r.input_tokens for r in rs),
-            output_tokens=sum(r.output_tokens for r in rs),
-            cached_tokens=sum(r.cached_input_tokens for r in rs),
-            cache_write_tokens=sum(r.cache_write_tokens for r in rs),
-            reasoning_tokens=sum(r.reasoning_tokens for r in rs),
-        )
-        costs = [r.cost for r in rs]
-        cost = None if any(c is None for c in costs) else sum(costs, Decimal(0))  # type: ignore[arg-type]
-        sources = sorted({r.price_source for r in rs if r.price_source})
-        return usage, cost, ", ".join(sources) or None, rs[-1]
-
 
 
 def _group(groups: dict[str, Totals], key: str) -> Totals:

@@ -28,6 +28,16 @@ class CallRecord:
     """Error type and short message (scrubbed of keys) when ``status == "error"``."""
     level: str | None = None
     """Complexity level chosen by ``ChatCostRouter``; ``None`` for other chat models."""
+    scored_level: str | None = None
+    """Level the router's scorer gave the prompt (``None``: pinned, or not a router call)."""
+    served_level: str | None = None
+    """Level of the model that answered; differs from ``scored_level`` when ``reason`` says."""
+    reason: str | None = None
+    """Why the served model is not the scored level's first choice: one of
+    :data:`~langchain_costrouter.routing.metadata.REASONS` (``budget_downgrade``, ``ceiling``,
+    ``missing_capability``, ``fallback``, ``cascade_escalation``, ``pinned``), else ``None``."""
+    score: float | None = None
+    """The router's complexity score of the prompt (``None`` when it did not score)."""
     tier: str | None = None
     """Catalog name of the model that served the call (router calls, or a catalog match)."""
     provider: str | None = None

@@ -13,11 +13,21 @@ from decimal import Decimal
 from typing import Any
 
 from langchain_costrouter.costs.groups import GroupKey, GroupTotals, as_key
+from langchain_costrouter.costs.record import CallRecord
 from langchain_costrouter.costs.stats import Totals
 
 UNKNOWN_MODEL = "(unknown)"
 UNROUTED = "(unrouted)"
 """``by_level`` key of calls not made through ``ChatCostRouter``."""
+AS_SCORED = "(as scored)"
+"""``by_reason`` key of router calls served by their scored level's first choice."""
+
+
+def reason_key(r: CallRecord) -> str:
+    """A record's ``by_reason`` key: its reason, ``AS_SCORED`` or ``UNROUTED``."""
+    if r.reason:
+        return r.reason
+    return AS_SCORED if (r.level or r.served_level) else UNROUTED
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +88,13 @@ class CostSummary(UsageSummary):
 
     by_model: dict[str, UsageSummary] = field(default_factory=dict)
     by_level: dict[str, UsageSummary] = field(default_factory=dict)
+    """Per level the call was planned at (the scored level, or the pinned one)."""
+    by_served_level: dict[str, UsageSummary] = field(default_factory=dict)
+    """Per level of the model that answered (a budget downgrade or fallback moves calls)."""
+    by_reason: dict[str, UsageSummary] = field(default_factory=dict)
+    """Per reason the served model differs from the scored level's first choice
+    (``budget_downgrade``, ``ceiling``, ``missing_capability``, ``fallback``,
+    ``cascade_escalation``, ``pinned``); ``"(as scored)"`` when it does not."""
     nested_runs_skipped: int = 0
     """LLM runs inside a counted LLM run (a wrapper's inner model): counted once, via the outer."""
     duplicate_runs_skipped: int = 0
@@ -129,6 +146,8 @@ def build_summary(
     sink_errors: int = 0,
     groups: GroupTotals | None = None,
     groups_exact: bool = True,
+    by_served_level: dict[str, Totals] | None = None,
+    by_reason: dict[str, Totals] | None = None,
 ) -> CostSummary:
     by_group: dict[GroupKey, UsageSummary] = {}
     if groups is not None:
@@ -137,6 +156,9 @@ def build_summary(
         **_fields_of(total),
         by_model={k: UsageSummary.of(v) for k, v in sorted(by_model.items())},
         by_level={k: UsageSummary.of(v) for k, v in sorted(by_level.items())},
+        by_served_level={k: UsageSummary.of(v)
+                         for k, v in sorted((by_served_level or {}).items())},
+        by_reason={k: UsageSummary.of(v) for k, v in sorted((by_reason or {}).items())},
         nested_runs_skipped=nested_runs_skipped,
         duplicate_runs_skipped=duplicate_runs_skipped,
         sink_errors=sink_errors,

@@ -70,7 +70,8 @@ class RouteInfo:
             scored_level=_str(raw.get("scored_level")),
             served_level=_str(raw.get("served_level")),
             reason=_str(raw.get("reason")),
-            score=float(score) if isinstance(score, (int, float)) else None,
+            score=float(score) if isinstance(score, (int, float))
+            and not isinstance(score, bool) else None,
             tier=_str(raw.get("tier")),
             model_name=_str(raw.get("model_name")),
             provider=_str(raw.get("provider")),
@@ -84,7 +85,9 @@ class RouteInfo:
 
 
 def _str(value: Any) -> str | None:
-    return None if value is None else str(getattr(value, "value", value))
+    if value is None or isinstance(value, (Mapping, list, tuple, set)):  # garbage, not a name
+        return None
+    return str(getattr(value, "value", value))
 
 
 def _decimal(value: Any) -> Decimal | None:

@@ -1,10 +1,13 @@
-"""The one reader of the router's ``response_metadata["costrouter"]`` entry for telemetry.
+"""What telemetry reads of the router's ``response_metadata["costrouter"]`` entry.
 
 Everything the spans and metrics say about a routed call comes from :func:`route_of` (for an
-answer) and :func:`attempts_of_error` (for a call that failed). When the call engine exposes a
-shared parser of its entry, these two functions switch to it and nothing else changes.
-The entry is the router's own, but it travels through provider-shaped metadata: every field is
-read defensively (a wrong type is dropped, never raised).
+answer) and :func:`attempts_of_error` (for a call that failed). The routing fields (levels,
+reason, score, tier, model, cost) come from
+:class:`~langchain_costrouter.routing.metadata.RouteInfo`, the one parser the cost handler and
+the budget guard use too; only what it does not carry
+(the attempts, the breaker events, the lane, the currency, a cascade's exhaustion) is read here
+from the raw entry. The entry travels through provider-shaped metadata: every field is read
+defensively (a wrong type is dropped, never raised).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-METADATA_KEY = "costrouter"
+from langchain_costrouter.routing.metadata import METADATA_KEY
+from langchain_costrouter.routing.metadata import RouteInfo as _Parsed
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +33,7 @@ class AttemptInfo:
 
 @dataclass(frozen=True, slots=True)
 class RouteInfo:
-    """What the router decided for one call and how it went."""
+    """What the router decided for one call and how it went, as telemetry reports it."""
 
     level: str | None = None
     tier: str | None = None
@@ -106,28 +110,29 @@ def _attempts(raw: Any) -> tuple[AttemptInfo, ...]:
 
 def route_of(response_metadata: Mapping[str, Any] | None) -> RouteInfo | None:
     """The router's entry of one answer, or ``None`` when the call was not routed."""
-    entry = (response_metadata or {}).get(METADATA_KEY)
-    if not isinstance(entry, Mapping):
+    parsed = _Parsed.parse(response_metadata)
+    if parsed is None:
         return None
+    entry: Mapping[str, Any] = (response_metadata or {})[METADATA_KEY]
     events = entry.get("breaker_events")
     exhausted = entry.get("cascade_exhausted")
     known = {"level", "tier", "model_name", "provider", "score", "cost_usd", "currency",
              "usage_estimated", "cascade_exhausted", "lane", "reason", "scored_level",
              "served_level", "attempts", "breaker_events"}
     return RouteInfo(
-        level=_str(entry.get("level")),
-        tier=_str(entry.get("tier")),
-        model_name=_str(entry.get("model_name")),
-        provider=_str(entry.get("provider")),
-        score=_float(entry.get("score")),
-        cost_usd=_decimal(entry.get("cost_usd")),
+        level=parsed.level,
+        tier=parsed.tier,
+        model_name=parsed.model_name,
+        provider=parsed.provider,
+        score=parsed.score,
+        cost_usd=parsed.cost,
         currency=_str(entry.get("currency")) or "USD",
-        usage_estimated=entry.get("usage_estimated") is True,
+        usage_estimated=parsed.usage_estimated,
         cascade_exhausted=exhausted if isinstance(exhausted, bool) else None,
         lane=_str(entry.get("lane")) or _str((response_metadata or {}).get("costrouter_lane")),
-        reason=_str(entry.get("reason")),
-        scored_level=_str(entry.get("scored_level")),
-        served_level=_str(entry.get("served_level")),
+        reason=parsed.reason,
+        scored_level=parsed.scored_level,
+        served_level=parsed.served_level,
         attempts=_attempts(entry.get("attempts")),
         breaker_events=len(events) if isinstance(events, list) else 0,
         extra={k: v for k, v in entry.items()
