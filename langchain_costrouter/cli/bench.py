@@ -27,6 +27,7 @@ from rich.markup import escape
 
 from langchain_costrouter.cli import report as out
 from langchain_costrouter.cli.args import int_at_least
+from langchain_costrouter.cli.bench_lanes import headline, lane_mix_arg, lane_mix_report
 from langchain_costrouter.cli.endpoints import Endpoint, add_endpoint_args, open_endpoint
 from langchain_costrouter.cli.runner import Outcome, Progressor, RunResult, run_chain, sigint_sets
 from langchain_costrouter.cli.summary import Group, by_model, cheapest_model, group, premium_model
@@ -70,6 +71,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--json", metavar="PATH")
     p.add_argument("--csv", metavar="PATH")
     p.add_argument("--plot", metavar="PATH", help="PNG: cost per 1K requests and p95 latency")
+    p.add_argument("--lane-mix", metavar="MIX", type=lane_mix_arg,  # cli/bench_lanes.py
+                   help="price this share of the router's calls at each model's lane prices, "
+                        "e.g. batch=0.3,flex=0.1")
     add_endpoint_args(p, latency_scale=0.01)
     p.set_defaults(func=run)
 
@@ -203,6 +207,14 @@ def run(args: argparse.Namespace) -> int:
         runs, notes = strategies(ep, args)
         results = asyncio.run(_run_all(runs, items, args, con))
         data = render(con, ep.catalog, results, notes)
+        if args.lane_mix:
+            routed = [(n, r) for n, r in results if n == "ChatCostRouter"]
+            if routed:
+                name, res = routed[0]
+                data["lane_mix"] = lane_mix_report(ep.catalog, name, res.outcomes, args.lane_mix)
+                con.print(headline(data["lane_mix"]))
+            else:
+                con.print("[yellow]note:[/] --lane-mix prices the router strategy; not run")
     if args.json:
         con.print(f"wrote {out.write_json(args.json, data)}")
     if args.csv:
