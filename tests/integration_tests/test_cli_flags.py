@@ -56,6 +56,9 @@ def one_line(r: subprocess.CompletedProcess[str]) -> str:
         (["bench", "--concurrency", "0"], "--concurrency: must be >= 1"),
         (["bench", "--max-tokens", "many"], "--max-tokens: expected a whole number"),
         (["bench", "--strategies", "premium,fastest"], "--strategies: unknown ['fastest']"),
+        (["bench", "--lane-mix", "batch=0.8,flex=0.5"], "--lane-mix: shares must be >= 0 and add"),
+        (["bench", "--lane-mix", "overnight=0.3"], "--lane-mix: unknown lane 'overnight'"),
+        (["bench", "--lane-mix", "batch"], "--lane-mix: expected lane=share pairs, got 'batch'"),
     ],
 )
 def test_bad_flag_values(args: list[str], needle: str) -> None:

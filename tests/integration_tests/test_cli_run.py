@@ -163,3 +163,49 @@ def test_ctrl_c_prints_partial_report() -> None:
     done = int(out.split("Interrupted: partial report of", 1)[1].split()[0])
     assert 0 < done < 400
     assert "Routing mix" in out and "Latency" in out
+
+
+def test_bench_lane_mix_prices_the_routers_measured_calls_at_lane_prices(tmp_path: Path) -> None:
+    from langchain_costrouter.models.lanes import lane_prices, offered_lanes, with_lanes
+
+    j = tmp_path / "lanes.json"
+    r = cli("bench", "--calls", "40", "--concurrency", "8", "--strategies", "router",
+            "--lane-mix", "batch=0.3,flex=0.1", "--json", str(j))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(j.read_text())
+    rep = data["lane_mix"]
+    assert rep["mix"] == {"realtime": "0.6", "batch": "0.3", "flex": "0.1"}
+    realtime = {row["model"]: Decimal(row["cost_usd"]) for row in data["rows"]
+                if row["strategy"] == "ChatCostRouter" and row["model"] != "(all)"}
+    overall = next(row for row in data["rows"] if row["model"] == "(all)")
+    assert rep["realtime_cost_per_1k_requests_usd"] == overall["cost_per_1k_requests_usd"]
+    cat = with_lanes(Catalog.default())
+    fell_back = False
+    expected = Decimal(0)
+    for m in rep["models"]:
+        spec = cat[m["model"]]
+        assert Decimal(m["realtime_cost_usd"]) == realtime[m["model"]]
+        assert m["cached_tokens"] == 0  # the local server reports no cache hits
+        total = realtime[m["model"]] * Decimal("0.6")
+        for lane, share in (("batch", Decimal("0.3")), ("flex", Decimal("0.1"))):
+            got = m["lanes"][lane]
+            if lane not in offered_lanes(spec):  # e.g. Anthropic has no flex tier
+                assert got["served"] == "realtime"
+                fell_back = True
+                total += realtime[m["model"]] * share
+                continue
+            assert got["served"] == lane
+            p = lane_prices(spec, lane)
+            assert p is not None
+            assert Decimal(got["prices"]["input_per_mtok"]) == p.input
+            assert Decimal(got["prices"]["output_per_mtok"]) == p.output
+            assert p.input < spec.prices.input  # the lane is cheaper than realtime
+            total += share * (m["input_tokens"] * p.input + m["output_tokens"] * p.output) / 10**6
+        assert abs(Decimal(m["cost_usd"]) - total) < Decimal("1e-18")
+        expected += total
+    per_1k = expected / rep["answered"] * 1000
+    assert abs(Decimal(rep["cost_per_1k_requests_usd"]) - per_1k) < Decimal("1e-15")
+    assert Decimal(0) < per_1k < Decimal(rep["realtime_cost_per_1k_requests_usd"])
+    assert "ChatCostRouter with lanes realtime 60%, batch 30%, flex 10%" in r.stdout
+    assert fell_back == any(not {"flex", "batch"} <= set(offered_lanes(cat[m["model"]]))
+                            for m in rep["models"])
