@@ -38,7 +38,6 @@ import time
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -49,7 +48,6 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from langchain_costrouter.budget import amounts as _amt
 from langchain_costrouter.budget.amounts import AmountReservation
-from langchain_costrouter.budget.bounds import Bound
 from langchain_costrouter.budget.budgets import Budget, scopes_of
 from langchain_costrouter.budget.decide import (
     Busy,
@@ -69,6 +67,7 @@ from langchain_costrouter.budget.queue import Waiter as _Waiter
 from langchain_costrouter.budget.queue import WaitQueue
 from langchain_costrouter.budget.settle import Settlements
 from langchain_costrouter.budget.status import BudgetStatus, budget_status, window_status
+from langchain_costrouter.budget.ticket import Ticket
 from langchain_costrouter.exceptions import (
     ConfigError,
     LedgerUnavailableError,
@@ -81,43 +80,6 @@ OnLedgerError = Literal["fail_closed", "fail_open"]
 
 class BudgetLedgerWarning(UserWarning):
     """The ledger failed and the guard let a call through untracked (or could not settle it)."""
-
-
-@dataclass(frozen=True)
-class Ticket:
-    """A granted reservation. ``id`` is ``None`` when the call runs untracked (fail-open)."""
-
-    id: str | None
-    charges: tuple[Charge, ...]
-    option: Option
-    scopes: Mapping[str, str]
-    bound: Bound | None = None
-    """The enforced output bound (``max_tokens``) and the quote it was reserved against."""
-
-    @property
-    def max_tokens(self) -> int | None:
-        return None if self.bound is None else self.bound.max_tokens
-
-    @property
-    def pin(self) -> str | None:
-        """The router model the call is pinned to (a downgrade, or no room for fallbacks)."""
-        if self.option.pin is not None:
-            return self.option.pin
-        if self.bound is not None and self.bound.pinned:
-            return self.bound.quote.primary.name
-        return None
-
-    def metadata(self) -> dict[str, Any]:
-        """The guard's entry in the answer's metadata: the estimate and the enforced bound."""
-        q = self.bound.quote if self.bound else self.option.quote
-        return {
-            "max_tokens": self.max_tokens,
-            "expected_output_tokens": q.expected,
-            "caller_cap": q.cap,
-            "pinned": self.pin,
-            "covers": [ln.name for ln in q.lines],
-            "tracked": self.id is not None,
-        }
 
 
 class BudgetGuard(RunnableSerializable[Any, Any]):

@@ -24,7 +24,9 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 
 from langchain_costrouter.agents.responses import message_of
-from langchain_costrouter.budget.guard import BudgetGuard, Option, Ticket
+from langchain_costrouter.budget.guard import BudgetGuard
+from langchain_costrouter.budget.options import Option
+from langchain_costrouter.budget.ticket import Ticket
 
 
 def _run_config() -> RunnableConfig:

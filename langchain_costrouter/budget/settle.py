@@ -23,7 +23,8 @@ from langchain_costrouter.budget.ledger import Charge, usd_to_nano
 from langchain_costrouter.exceptions import LedgerUnavailableError
 
 if TYPE_CHECKING:
-    from langchain_costrouter.budget.guard import BudgetGuard, Ticket
+    from langchain_costrouter.budget.guard import BudgetGuard
+    from langchain_costrouter.budget.ticket import Ticket
 
 
 class BudgetOvershootWarning(UserWarning):

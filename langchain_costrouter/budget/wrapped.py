@@ -33,8 +33,9 @@ from langchain_core.runnables.config import ensure_config
 from pydantic import ConfigDict
 
 from langchain_costrouter.budget.estimate import is_router, to_messages
-from langchain_costrouter.budget.guard import BudgetGuard, Ticket
+from langchain_costrouter.budget.guard import BudgetGuard
 from langchain_costrouter.budget.quotes import CAP_KWARGS, find_model, with_call_kwargs
+from langchain_costrouter.budget.ticket import Ticket
 from langchain_costrouter.pricing.tokens import count_text
 
 METADATA_KEY = "costrouter_budget"
