@@ -43,11 +43,21 @@ def main(argv: list[str] | None = None) -> int:
              and s.scores["default"].apgr < s.scores["length"].apgr]
     gaps = ", ".join(f"{s.name} ({s.scores['default'].apgr - s.scores['length'].apgr:+.3f})"
                      for s in worse)
-    print(f"\ndefault below prompt length on {len(worse)} of "
-          f"{sum(s.problem is None for s in res.out_of_domain)} held-out datasets"
+    measured = sum(s.problem is None for s in res.out_of_domain)
+    print(f"\ndefault below prompt length on {len(worse)} of {measured} held-out datasets"
           + (f": {gaps}" if worse else ""))
+    beyond = [s.name for s in res.out_of_domain if s.vs_length is not None and s.vs_length.below]
+    print(f"below it beyond the noise (the whole 95% paired-bootstrap interval under zero) on "
+          f"{len(beyond)} of {measured}" + (f": {', '.join(beyond)}" if beyond else ""))
     print("\n## Reference workload (300 labelled prompts; the cuts are calibrated on it)\n")
     print(workload_levels(load_scorer(res.artifact)))
+    if res.workload:
+        w = res.workload
+        print("\nHeld out (the second stage and the cuts fitted on a random half of the workload,"
+              " judged on the other; both ways, 5 times): exact level "
+              f"{w['exact'] * 100:.0f}%, at or above the label {w['above'] * 100:.0f}%; the "
+              f"benchmark model alone {w['first_exact'] * 100:.0f}% and "
+              f"{w['first_above'] * 100:.0f}%.")
     size = os.path.getsize(res.artifact)
     print(f"\nwrote {res.artifact} ({size / 1e6:.2f} MB)")
     if args.json:

@@ -68,6 +68,17 @@ def design(texts: Sequence[str], config: FeatureConfig) -> Design:
                   len(texts))
 
 
+def smoothed(values: Sequence[float], groups: Sequence[str], keep: float) -> list[float]:
+    """Each value moved towards its group's mean: ``keep`` x itself + the rest x the mean."""
+    sums: dict[str, list[float]] = {}
+    for v, g in zip(values, groups, strict=True):
+        acc = sums.setdefault(g, [0.0, 0])
+        acc[0] += v
+        acc[1] += 1
+    return [keep * v + (1 - keep) * sums[g][0] / sums[g][1]
+            for v, g in zip(values, groups, strict=True)]
+
+
 def fit(
     x: Design,
     targets: Sequence[float],

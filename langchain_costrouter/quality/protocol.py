@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.quality.baselines import RandomScorer
@@ -39,11 +40,15 @@ class Split:
     rows: int
     scores: dict[str, Score] = field(default_factory=dict)
     problem: str | None = None
+    vs_length: Any = None
+    """A :class:`~.bootstrap.Interval` of the default's APGR minus prompt length's, when
+    computed."""
 
     def as_dict(self) -> dict[str, object]:
         return {"name": self.name, "rows": self.rows, "problem": self.problem,
                 "scores": {k: {"apgr": v.apgr, "cpt50": v.cpt50, "spread": v.spread}
-                           for k, v in self.scores.items()}}
+                           for k, v in self.scores.items()},
+                "vs_length": self.vs_length.as_dict() if self.vs_length else None}
 
 
 def _one(scores: Sequence[float], table: RoutingTable) -> Score:
@@ -106,6 +111,9 @@ def markdown(splits: Sequence[Split], *, cpt: bool = True) -> str:
         cols.append(f"{lb} APGR")
         if cpt:
             cols.append(f"{lb} CPT(50%)")
+    intervals = any(s.vs_length is not None for s in splits)
+    if intervals:
+        cols.append("default - length (95% interval)")
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for s in splits:
         if s.problem:
@@ -121,5 +129,10 @@ def markdown(splits: Sequence[Split], *, cpt: bool = True) -> str:
             cells.append(a)
             if cpt:
                 cells.append(f"{sc.cpt50 * 100:.0f}%")
+        if intervals:
+            v = s.vs_length
+            cells.append("" if v is None else
+                         f"{v.difference:+.3f} ({v.low:+.3f} to {v.high:+.3f})"
+                         + (" **below**" if v.below else ""))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

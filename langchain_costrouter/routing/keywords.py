@@ -78,14 +78,15 @@ def spaced_words(lower: str) -> tuple[str, set[str]]:
 
 # fmt: off
 SIGNALS: tuple[Signal, ...] = (
+    # not "probability": it opens one-line questions ("the probability of heads on a fair
+    # coin?") as often as hard problems, and blocked the short prior for them
     Signal(  # proofs, science, medicine, law, multi-step reasoning
         "expert", 0.40, "prove", "proof", "theorem", "lemma", "rigorous*", "derive",
         "derivation", "formally", "invariant", "asymptotic*", "np-hard", "eigen*",
         "differential equation", "integral", "diagnos*", "contraindicat*", "liabilit*",
         "jurisdiction*", "statute*", "case law", "pathophysiolog*", "stoichiometr*",
         "thermodynamic*", "quantum", "step by step", "step-by-step", "multi-step",
-        "show your reasoning", "reason about", "reason through", "expected value", "probability",
-        "puzzle",
+        "show your reasoning", "reason about", "reason through", "expected value", "puzzle",
     ),
     Signal(  # design and systems
         "design", 0.25, "trade-off", "tradeoff*", "trade-offs", "architect*", "design a",

@@ -32,7 +32,12 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 
 from langchain_costrouter.exceptions import ArtifactError
-from langchain_costrouter.routing.features import DENSE_NAMES, FeatureConfig, text_features
+from langchain_costrouter.routing.features import (
+    DENSE_NAMES,
+    FeatureConfig,
+    dense,
+    text_features,
+)
 from langchain_costrouter.routing.request import RequestView, plainness, read_request
 
 FORMAT = "costrouter-scorer/2"
@@ -100,6 +105,9 @@ class LearnedScorer:
                                 f"{self.config.size} slots")
         self._dense = [(w / s, m) for w, m, s in
                        zip(self.dense_weights, self.dense_mean, self.dense_std, strict=True)]
+        self._reads_ngrams = any(self.weights)
+        """False for a model of the hand-made features alone (the shipped default): scoring
+        then skips hashing the n-grams, whose weights are all zero."""
         self.scale = "learned:" + self.digest()[:16]
         """Names this scorer's scale; thresholds calibrated on it carry the same name."""
 
@@ -125,6 +133,11 @@ class LearnedScorer:
         return _logit(self, text)
 
     def _text_logit(self, text: str) -> float:
+        if not self._reads_ngrams:
+            z = self.bias
+            for x, (wd, m) in zip(dense(text, self.config), self._dense, strict=True):
+                z += wd * (x - m)
+            return z
         # the same sum as over extract()'s (slot, +-v) pairs, with integer weights summed in C
         keys, feats = text_features(text, self.config)
         mask = self.config.size - 1
