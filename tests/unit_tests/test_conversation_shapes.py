@@ -117,8 +117,8 @@ def test_a_follow_up_keeps_the_ranking_of_its_prompt(shared_convs: list) -> None
 
 @needs_shared
 def test_the_margins_catch_a_follow_up_scored_by_its_own_text(shared_convs: list) -> None:
-    # without the short-plain prior, the follow-up's own text floors easy rows' scores
-    broken = with_context(default_scorer(), short_plain=0.0)
+    # a history discounted so much that the follow-up's own text decides its score
+    broken = with_context(default_scorer(), history_decay=10.0)
     mean = evaluate_shapes(shared_convs, broken)[-1]  # type: ignore[arg-type]
     assert mean.apgr["default: plain"] - mean.apgr["default: follow-up"] > MEAN_MARGIN
 

@@ -142,7 +142,18 @@ def test_default_scorer_rebuild_on_a_small_sample(tmp_path: Path) -> None:
         f["rows"] for f in trained["files"])
     assert s.cuts is not None and s.metadata["calibration"]["mix"] == [0.4, 0.3, 0.2, 0.1]
     assert res.in_domain[0].name.startswith("pooled")
+    assert {"default", "train-scorer", "benchmark oracle"} <= set(res.in_domain[0].scores)
     scorers = {"random", "length", "heuristic", "default"}
     assert all(set(sp.scores) == scorers for sp in res.out_of_domain if sp.problem is None)
+    # every held-out dataset with figures has its interval against prompt length, around the
+    # point difference of the table's own APGRs
+    for sp in res.out_of_domain:
+        if sp.problem is None:
+            v = sp.vs_length
+            assert v.difference == pytest.approx(
+                sp.scores["default"].apgr - sp.scores["length"].apgr)
+            assert v.low <= v.high
+    assert s.metadata["second_stage"]["features"][0] == "kw_expert"
+    assert "reference_workload_held_out_halves" in s.metadata["held_out"]
     families = {sp.name for sp in res.out_of_domain}
     assert {"routerbench: mbpp", "zeroeval: math-level5", "llmrouter: gpqa"} <= families
