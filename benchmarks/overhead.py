@@ -32,19 +32,22 @@ MODEL = "gpt-4.1-mini"
 PROMPT = "Classify the sentiment of this review as positive or negative: the battery lasts ages."
 
 
-def build(base_url: str) -> tuple[ChatOpenAI, ChatCostRouter]:
-    # configured exactly like the router's catalog-built model (timeout = the spec's timeout_s)
-    bare = ChatOpenAI(model=MODEL, base_url=base_url, api_key="test", max_retries=0,
-                      stream_usage=True, max_tokens=16, timeout=60.0)
-    # Every level may use gpt-4.1-mini or gpt-4.1: the router does all its routing work and
-    # picks the cheaper, the same model as the bare client.
-    # (Both are added as entries, priced by genai-prices: the default catalog has newer models.)
-    catalog = Catalog.default().with_overrides({
+def two_model_catalog(base_url: str) -> Catalog:
+    """Every level may use gpt-4.1-mini or gpt-4.1: the router does all its routing work and
+    picks the cheaper, the same model as the bare client. (Both are added as entries, priced by
+    genai-prices: the default catalog has newer models.)"""
+    return Catalog.default().with_overrides({
         "models": {m: {"provider": "openai", "model": m, "base_url": base_url}
                    for m in ("gpt-4.1", MODEL)},
         "levels": {lv: ["gpt-4.1", MODEL] for lv in ("trivial", "standard", "complex", "expert")},
     }).served_by(base_url)
-    router = ChatCostRouter(catalog=catalog, max_tokens=16)
+
+
+def build(base_url: str) -> tuple[ChatOpenAI, ChatCostRouter]:
+    # configured exactly like the router's catalog-built model (timeout = the spec's timeout_s)
+    bare = ChatOpenAI(model=MODEL, base_url=base_url, api_key="test", max_retries=0,
+                      stream_usage=True, max_tokens=16, timeout=60.0)
+    router = ChatCostRouter(catalog=two_model_catalog(base_url), max_tokens=16)
     assert router.invoke(PROMPT).response_metadata["model_name"].startswith(MODEL)
     return bare, router
 
@@ -214,10 +217,7 @@ def decision(router: ChatCostRouter) -> dict[str, float]:
 
 def build_local() -> ChatCostRouter:
     """The benchmark's routing setup (two models on every level) with no endpoint needed."""
-    catalog = Catalog.default().served_by("http://127.0.0.1:9/v1").with_overrides(
-        {"levels": {lv: ["gpt-4.1", MODEL] for lv in ("trivial", "standard", "complex",
-                                                      "expert")}})
-    return ChatCostRouter(catalog=catalog, max_tokens=16)
+    return ChatCostRouter(catalog=two_model_catalog("http://127.0.0.1:9/v1"), max_tokens=16)
 
 
 def _print_local(pu: dict[str, float], dc: dict[str, float]) -> None:
