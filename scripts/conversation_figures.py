@@ -37,7 +37,7 @@ from langchain_costrouter.quality.conversations import (
 from langchain_costrouter.quality.corpus import read_corpus
 from langchain_costrouter.routing.scorers import default_scorer
 
-DECAYS = (0.0, 0.25, 0.5, 1.0)
+DECAYS = (0.0, 0.1, 0.25, 0.5, 1.0)
 SHORT_PLAIN = (0.0, -1.25, -2.5)
 
 
