@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from langchain_core.messages import BaseMessage
+
 from langchain_costrouter.exceptions import InvalidTextError
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -43,13 +45,47 @@ def _walk(value: Any, where: str, depth: int = 0) -> None:
             _walk(v, f"{where}[{i}]", depth + 1)
 
 
+def _sendable(value: Any, depth: int = 0) -> bool:
+    """Whether :func:`_walk` would pass ``value``, without building the paths it names: the
+    check runs on every call, and nearly every text passes (an ASCII string has no surrogate)."""
+    if isinstance(value, str):
+        return value.isascii() or _SURROGATE.search(value) is None
+    if depth >= _MAX_DEPTH:
+        return True
+    if isinstance(value, Mapping):
+        return all((not isinstance(k, str) or _sendable(k, depth)) and _sendable(v, depth + 1)
+                   for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_sendable(v, depth + 1) for v in value)
+    return True
+
+
+def _message_sendable(msg: Any) -> bool:
+    if isinstance(msg, Mapping):
+        content, calls, name = msg.get("content"), msg.get("tool_calls"), msg.get("name")
+    elif isinstance(msg, BaseMessage):  # pydantic: a missing attribute would cost an exception
+        fields, extra = msg.__dict__, msg.__pydantic_extra__ or {}
+        content, name = msg.content, msg.name
+        calls = fields["tool_calls"] if "tool_calls" in fields else extra.get("tool_calls")
+    else:
+        content = getattr(msg, "content", None)
+        calls = getattr(msg, "tool_calls", None)
+        name = getattr(msg, "name", None)
+    return ((not content or _sendable(content)) and (not calls or _sendable(calls))
+            and (not name or _sendable(name)))
+
+
 def check_messages(messages: Iterable[Any]) -> None:
     """Raise ``InvalidTextError`` for the first text that cannot be sent.
 
     Looks at each message's ``content`` (a string or a list of content blocks), its tool
     calls' arguments and its ``name``; works on LangChain messages and on plain dicts.
     """
-    for i, msg in enumerate(messages):
+    if not isinstance(messages, (list, tuple)):
+        messages = list(messages)
+    if all(_message_sendable(m) for m in messages):
+        return
+    for i, msg in enumerate(messages):  # one is not sendable: find it and say where
         if isinstance(msg, Mapping):
             role, parts = str(msg.get("role", "message")), dict(msg)
         else:

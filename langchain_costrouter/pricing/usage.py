@@ -84,9 +84,17 @@ def checked_usage(
         source: Any = usage_metadata if section is None else usage_metadata.get(section) or {}
         if not isinstance(source, Mapping):
             raise InvalidUsageError(model, str(section), source, "not a mapping")
-        label = key if section is None else f"{section}.{key}"
-        counts[name] = _count(model, label, source.get(key), limit)
-    _count(model, "total_tokens", usage_metadata.get("total_tokens"), 2 * limit)
+        value = source.get(key)
+        if value is None:
+            counts[name] = 0
+        elif type(value) is int and 0 <= value <= limit:  # the usual report: no label built
+            counts[name] = value
+        else:
+            label = key if section is None else f"{section}.{key}"
+            counts[name] = _count(model, label, value, limit)
+    total = usage_metadata.get("total_tokens")
+    if not (type(total) is int and 0 <= total <= 2 * limit):
+        _count(model, "total_tokens", total, 2 * limit)
     if counts["input_tokens"] + counts["output_tokens"] > limit:
         raise InvalidUsageError(
             model, "input_tokens+output_tokens", counts["input_tokens"] + counts["output_tokens"],

@@ -53,6 +53,9 @@ class LaneAsk:
     def of(cls, kwargs: Mapping[str, Any], default: Any = None) -> LaneAsk:
         """From a call's kwargs (``lane``, ``lane_deadline_s``, ``urgency``) and the router's
         ``lane`` field; bad values are a ``ConfigError`` naming the argument."""
+        if (default is None and "lane" not in kwargs and "lane_deadline_s" not in kwargs
+                and "urgency" not in kwargs):
+            return _NO_ASK  # most calls ask nothing: no checks, no new object
         lane = kwargs.get("lane")
         lane = parse_lane(lane if lane is not None else default) if (
             lane is not None or default is not None) else None
@@ -84,6 +87,9 @@ class LaneAsk:
         if lane == "batch" and self.lane is None:  # a deadline allows batch; a call is synchronous
             return "flex" if "flex" in offered_lanes(spec) else "realtime"
         return lane
+
+
+_NO_ASK = LaneAsk()
 
 
 def refuse_batch_call(kwargs: Mapping[str, Any], default: Any = None) -> None:

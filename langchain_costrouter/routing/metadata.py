@@ -102,35 +102,37 @@ def _decimal(value: Any) -> Decimal | None:
 
 def build_entry(run: CallRun, cand: Candidate) -> dict[str, Any]:
     """The router's entry for an answer of ``cand`` at the end of ``run``."""
-    plan, spec = run.plan, cand.spec
-    costs = [b.cost for _, b in run.billed]
-    cost = None if None in costs else sum(costs, Decimal(0))  # type: ignore[arg-type]
+    plan, spec, billed = run.plan, cand.spec, run.billed
     attempts = [a.as_dict() for a in run.attempts]
-    for i, b in run.billed:
+    cost: Decimal | None = Decimal(0)
+    estimated = False
+    for i, b in billed:  # one loop: the total, each attempt's cost, whether any was counted
         attempts[i]["cost_usd"] = None if b.cost is None else str(b.cost)
-    lane = run.billed[-1][1].lane if run.billed else cand.lane
+        cost = None if cost is None or b.cost is None else cost + b.cost
+        estimated = estimated or b.estimated
+    lane = billed[-1][1].lane if billed else cand.lane
     prices = prices_on(spec, lane)
-    over = (plan.ceiling is not None
-            and (cand.estimated_cost is None or cand.estimated_cost > plan.ceiling))
+    ceiling, estimate = plan.ceiling, cand.estimated_cost
+    scored = plan.scored_level
     out = {
         "level": plan.level.value,
-        "scored_level": plan.scored_level.value if plan.scored_level else None,
+        "scored_level": scored.value if scored else None,
         "served_level": cand.level.value,
         "reason": _reason(run, cand),
         "tier": cand.name,
         "model_name": spec.model,
         "provider": spec.provider,
         "score": plan.score,
-        "estimated_cost_usd": None if cand.estimated_cost is None
-        else str(cand.estimated_cost),
+        "estimated_cost_usd": None if estimate is None else str(estimate),
         "cost_usd": None if cost is None else str(cost),
         "currency": "USD",
         "lane": lane,
         "price_source": prices.source if prices else None,
-        "usage_estimated": any(b.estimated for _, b in run.billed),
+        "usage_estimated": estimated,
         "attempts": attempts,
         "breaker_events": [event_dict(e) for e in run.transitions],
     }
+    over = ceiling is not None and (estimate is None or estimate > ceiling)
     if over:
         out["over_ceiling"] = True
     return out

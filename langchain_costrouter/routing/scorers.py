@@ -116,6 +116,10 @@ def _cached_score(scorer: HeuristicScorer, text: str) -> float:
     return scorer._score_text(text)
 
 
+_LEVELS_OF = {n: (*LEVELS[:n], Level.EXPERT) for n in (1, 2, 3)}
+"""The levels ``n`` cuts separate (the lowest ``n`` plus EXPERT), built once."""
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Cut points on the score: ``score < cuts[0]`` is the first level, and so on.
@@ -137,7 +141,7 @@ class Thresholds:
             raise ConfigError(f"threshold cut points must increase, got {list(self.cuts)}")
 
     def level(self, score: float) -> Level:
-        levels = [*LEVELS[: len(self.cuts)], Level.EXPERT]
+        levels = _LEVELS_OF[len(self.cuts)]
         for cut, level in zip(self.cuts, levels, strict=False):
             if score < cut:
                 return level
