@@ -76,13 +76,13 @@ def checked_usage(
     """
     if not usage_metadata:
         return None
-    if not isinstance(usage_metadata, Mapping):
+    if type(usage_metadata) is not dict and not isinstance(usage_metadata, Mapping):
         raise InvalidUsageError(model, "usage_metadata", usage_metadata, "not a mapping")
     limit = usage_limit(context_window, max_output_tokens)
     counts: dict[str, int] = {}
     for name, section, key in _FIELDS:
         source: Any = usage_metadata if section is None else usage_metadata.get(section) or {}
-        if not isinstance(source, Mapping):
+        if type(source) is not dict and not isinstance(source, Mapping):  # dict: no ABC check
             raise InvalidUsageError(model, str(section), source, "not a mapping")
         value = source.get(key)
         if value is None:

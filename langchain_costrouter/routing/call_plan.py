@@ -68,8 +68,7 @@ def plan_request(router: ChatCostRouter, input: Any, stop: list[str] | None,
         level=level,
         score=score,
         names=names,
-        needs=Needs(tools=bool(tools), json_schema=_wants_json_schema(kwargs),
-                    vision=has_images(messages)),
+        needs=_needs(bool(tools), _wants_json_schema(kwargs), has_images(messages)),
         max_tokens=kwargs.get("max_tokens", router.max_tokens),
         default_output_tokens=None,
         ceiling=ceiling,
@@ -83,6 +82,16 @@ def plan_request(router: ChatCostRouter, input: Any, stop: list[str] | None,
         route_reason=why,
         lanes=ask.pick if ask.asked else None,
     )
+
+
+_NO_NEEDS = Needs()
+
+
+def _needs(tools: bool, json_schema: bool, vision: bool) -> Needs:
+    """What the call needs of a model; most calls need nothing special (one shared object)."""
+    if not (tools or json_schema or vision):
+        return _NO_NEEDS
+    return Needs(tools=tools, json_schema=json_schema, vision=vision)
 
 
 def _level_of(router: ChatCostRouter, name: str) -> Level | None:
