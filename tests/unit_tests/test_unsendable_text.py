@@ -37,3 +37,27 @@ def test_real_unicode_passes_untouched() -> None:
     assert check_text(text, "prompt") == text
     check_messages([HumanMessage(text), {"role": "user", "content": [{"text": text}]}])
     text.encode("utf-8")  # what the HTTP client will do
+
+
+def test_every_part_is_checked_names_keys_and_extra_fields() -> None:
+    with pytest.raises(InvalidTextError, match=r"message 0 \(human\) name"):
+        check_messages([HumanMessage("hi", name="b\udc80b")])
+    with pytest.raises(InvalidTextError, match="key"):
+        check_messages([HumanMessage(content=[{"type": "text", "text": "ok", "k\ud800": 1}])])
+    # a field LangChain keeps as an extra attribute is read as the attribute it is
+    with pytest.raises(InvalidTextError, match="tool_calls"):
+        check_messages([HumanMessage("hi", tool_calls=[{"args": "x\ud800"}])])
+    with pytest.raises(InvalidTextError, match=r"message 0 \(ai\) tool_calls"):
+        check_messages([{"role": "ai", "tool_calls": [{"args": {"q": "\udfff"}}]}])
+
+
+def test_nesting_below_the_depth_limit_is_not_walked() -> None:
+    deep: object = "bad \ud800"
+    for _ in range(7):
+        deep = [deep]
+    check_messages([HumanMessage(content=[{"type": "text", "text": "ok", "x": deep}])])
+    shallow: object = "bad \ud800"
+    for _ in range(3):
+        shallow = [shallow]
+    with pytest.raises(InvalidTextError):
+        check_messages([HumanMessage(content=[{"type": "text", "text": "ok", "x": shallow}])])
