@@ -19,8 +19,10 @@ out of domain.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,9 @@ features of :mod:`~..routing.features`."""
 
 
 RIDGE = 0.0
+"""No ridge by default: on held-out halves of the workload any penalty lowered the share served
+at or above the labelled level (0.03: 88.7% -> 86.9%)."""
+WORKLOAD = "data/workload.jsonl"
 
 
 @dataclass(frozen=True)
@@ -47,9 +52,13 @@ class Stage:
     bias: float
 
     def as_dict(self) -> dict[str, Any]:
+        blob = resources.files("langchain_costrouter").joinpath(WORKLOAD).read_bytes()
         return {"features": list(KEYWORDS), "first_stage": self.scale,
                 "keywords": list(self.keywords), "bias": self.bias,
-                "fitted_on": "langchain_costrouter/data/workload.jsonl (300 labelled prompts)"}
+                "fitted_on": {"file": f"langchain_costrouter/{WORKLOAD}",
+                              "sha256": hashlib.sha256(blob).hexdigest(),
+                              "rows": len(labelled()),
+                              "source": "written and labelled for this package"}}
 
 
 def _design(first: LearnedScorer, prompts: Sequence[str]) -> np.ndarray:
