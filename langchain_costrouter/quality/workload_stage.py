@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.quality.workload_fit import labelled
 from langchain_costrouter.routing.features import DENSE_NAMES, dense
 from langchain_costrouter.routing.learned import LearnedScorer
@@ -82,7 +83,8 @@ def fit_stage(first: LearnedScorer, rows: Sequence[int] | None = None, ridge: fl
     penalty = np.diag([0.0, *([ridge * len(idx)] * len(KEYWORDS)), 0.0])
     coef = np.linalg.solve(x.T @ x + penalty, x.T @ y)
     if coef[0] <= 0:  # the benchmark model must keep its say; never seen, but checked
-        raise ValueError(f"the second stage reverses the first (weight {coef[0]:.3f})")
+        raise ConfigError(f"the second stage would reverse the first stage's order (weight "
+                          f"{coef[0]:.3f}): the workload's labels disagree with the benchmarks")
     return Stage(float(coef[0]), tuple(map(float, coef[1:-1])), float(coef[-1]))
 
 
