@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
               f"benchmark model alone {w['first_exact'] * 100:.0f}% and "
               f"{w['first_above'] * 100:.0f}%.")
     size = os.path.getsize(res.artifact)
-    print(f"\nwrote {res.artifact} ({size / 1e6:.2f} MB)")
+    print(f"\nwrote {res.artifact} ({size / 1024:.1f} KB)")
     if args.json:
         write_json(res, args.json)
     return 0

@@ -34,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     src.add_argument("--strong", metavar="COL", help="the strong model's quality column")
     src.add_argument("--weak", metavar="COL", help="the weak model's quality column")
     src.add_argument("--holdout-col", metavar="COL",
-                     help="column naming each row's group (e.g. dataset), for --holdout")
+                     help="column naming each row's group (e.g. dataset): targets move towards "
+                     "their group's mean, and --holdout holds out whole groups")
     src.add_argument("--holdout", metavar="G1,G2",
                      help="groups to hold out (default: a random half of the prompts)")
     logs = p.add_argument_group("your logs")

@@ -19,12 +19,15 @@ out of domain.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import numpy as np
 
+from langchain_costrouter.exceptions import ConfigError
 from langchain_costrouter.quality.workload_fit import labelled
 from langchain_costrouter.routing.features import DENSE_NAMES, dense
 from langchain_costrouter.routing.learned import LearnedScorer
@@ -37,6 +40,9 @@ features of :mod:`~..routing.features`."""
 
 
 RIDGE = 0.0
+"""No ridge by default: on held-out halves of the workload any penalty lowered the share served
+at or above the labelled level (0.03: 88.7% -> 86.9%)."""
+WORKLOAD = "data/workload.jsonl"
 
 
 @dataclass(frozen=True)
@@ -47,9 +53,13 @@ class Stage:
     bias: float
 
     def as_dict(self) -> dict[str, Any]:
+        blob = resources.files("langchain_costrouter").joinpath(WORKLOAD).read_bytes()
         return {"features": list(KEYWORDS), "first_stage": self.scale,
                 "keywords": list(self.keywords), "bias": self.bias,
-                "fitted_on": "langchain_costrouter/data/workload.jsonl (300 labelled prompts)"}
+                "fitted_on": {"file": f"langchain_costrouter/{WORKLOAD}",
+                              "sha256": hashlib.sha256(blob).hexdigest(),
+                              "rows": len(labelled()),
+                              "source": "written and labelled for this package"}}
 
 
 def _design(first: LearnedScorer, prompts: Sequence[str]) -> np.ndarray:
@@ -73,7 +83,8 @@ def fit_stage(first: LearnedScorer, rows: Sequence[int] | None = None, ridge: fl
     penalty = np.diag([0.0, *([ridge * len(idx)] * len(KEYWORDS)), 0.0])
     coef = np.linalg.solve(x.T @ x + penalty, x.T @ y)
     if coef[0] <= 0:  # the benchmark model must keep its say; never seen, but checked
-        raise ValueError(f"the second stage reverses the first (weight {coef[0]:.3f})")
+        raise ConfigError(f"the second stage would reverse the first stage's order (weight "
+                          f"{coef[0]:.3f}): the workload's labels disagree with the benchmarks")
     return Stage(float(coef[0]), tuple(map(float, coef[1:-1])), float(coef[-1]))
 
 

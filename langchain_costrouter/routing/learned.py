@@ -1,11 +1,12 @@
 """The learned difficulty scorer: a linear model over hashed n-grams and hand-made features,
-pure Python at inference (a sparse dot product), shipped as one small artifact.
+pure Python at inference (a dot product; a model whose n-gram weights are all zero, like the
+shipped default, skips hashing them), shipped as one small artifact.
 
-``score`` is a probability-like number in (0, 1): the model's estimate that the strong model's
-answer beats the weak one's. It reads the whole request (:mod:`.request`): the text model
-scores the task; the conversation, tools and schema move the logit by hand-set weights
-(:class:`ContextWeights`; the public data has single prompts only, so these cannot be learned
-from it).
+``score`` is a number in (0, 1) (the sigmoid of the model's logit) that orders requests by how
+much they need the strong model; its calibrated cuts turn it into a level. It reads the whole
+request (:mod:`.request`): the text model scores the task; the conversation, tools and schema
+move the logit by hand-set weights (:class:`ContextWeights`; the public data has single prompts
+only, so these cannot be learned from it).
 
 Artifact format (``costrouter-scorer/2``): gzip of one JSON header line, ``\\n``, then the n-gram
 weights as little-endian int16 (``weight = int * weight_scale``). The header holds the feature
