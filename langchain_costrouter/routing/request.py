@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from langchain_core.messages import BaseMessage
@@ -43,6 +44,8 @@ from langchain_costrouter.routing.keywords import (
     PROOF,
     SIGNALS,
     spaced_words,
+    stem_hits,
+    stem_index,
     words_of,
 )
 
@@ -59,6 +62,11 @@ PLAIN_FULL_CHARS = 60
 PLAIN_MAX_CHARS = 120
 """... to nothing at this length."""
 _BLOCKERS = (*SIGNALS, MATH, PROOF, DOMAIN, OPEN_ENDED)
+# the blockers as one set of words, one stem index and one tuple of phrases: one test each
+# instead of one per group (the same matches as ``any(s.hit(...) for s in _BLOCKERS)``)
+_BLOCK_WORDS = frozenset().union(*(s.words for s in _BLOCKERS))
+_BLOCK_STEMS = stem_index(_BLOCKERS)
+_BLOCK_PHRASES = tuple(dict.fromkeys(p for s in _BLOCKERS for p in s.phrases))
 # math notation (x^2, 4k+3, 4x4, \frac, $, =), code, brackets, and words of 12+ letters
 # (clarithromycin, anticoagulation: a specialist's term the keyword lists do not know)
 _NOTATION = re.compile(r"[\^=$`{}\[\]<>|_#;]|\d[a-z]|[a-z]\d|[a-z]\s*[+*/]\s*\d|\d\s*[+*/]\s*[a-z]"
@@ -68,6 +76,13 @@ _NOTATION = re.compile(r"[\^=$`{}\[\]<>|_#;]|\d[a-z]|[a-z]\d|[a-z]\s*[+*/]\s*\d|
 def plainness(text: str) -> float:
     """1.0 for a short request with no marker of hard work, fading to 0.0 at
     :data:`PLAIN_MAX_CHARS` characters; 0.0 when any marker is present (see the module doc)."""
+    if len(text) > 4 * PLAIN_MAX_CHARS and len(text.strip()) > PLAIN_MAX_CHARS:
+        return 0.0
+    return _plainness(text)
+
+
+@lru_cache(maxsize=4096)
+def _plainness(text: str) -> float:
     t = text.strip()
     n = len(t)
     if n > PLAIN_MAX_CHARS or t.count("\n") > 2:
@@ -75,8 +90,10 @@ def plainness(text: str) -> float:
     lower = t.lower()
     if _NOTATION.search(lower) or sum(c.isdigit() for c in t) > 6 or t.count("?") > 1:
         return 0.0
-    spaced, words = spaced_words(lower)
-    if any(s.hit(words, lower, spaced) for s in _BLOCKERS):
+    _, words = spaced_words(lower)
+    if not _BLOCK_WORDS.isdisjoint(words) or stem_hits(words, _BLOCK_STEMS):
+        return 0.0
+    if any(p in lower for p in _BLOCK_PHRASES):
         return 0.0
     if n <= PLAIN_FULL_CHARS:
         return 1.0

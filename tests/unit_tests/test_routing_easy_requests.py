@@ -16,9 +16,18 @@ from test_routing_hard_requests import HARD, catalog
 
 from langchain_costrouter import ChatCostRouter, Level, load_scorer
 from langchain_costrouter.exceptions import ConfigError
+from langchain_costrouter.quality.workload_fit import labelled
 from langchain_costrouter.routing.features import DENSE_NAMES, FeatureConfig, dense
-from langchain_costrouter.routing.keywords import PROOF
-from langchain_costrouter.routing.request import _PROOF_HINTS, plainness
+from langchain_costrouter.routing.keywords import PROOF, spaced_words
+from langchain_costrouter.routing.request import (
+    _BLOCKERS,
+    _NOTATION,
+    _PROOF_HINTS,
+    PLAIN_FULL_CHARS,
+    PLAIN_MAX_CHARS,
+    _plainness,
+    plainness,
+)
 from langchain_costrouter.routing.scorers import default_scorer
 
 EASY = [
@@ -78,6 +87,32 @@ def test_a_long_system_prompt_is_not_a_short_request(router: ChatCostRouter) -> 
     system = SystemMessage("You are a research mathematician. For every claim the user sends, "
                            "give a complete and rigorous proof, stating each lemma you use.")
     assert router.plan([system, HumanMessage("hi")]).level is not Level.TRIVIAL
+
+
+def _plainness_by_groups(text: str) -> float:
+    """The short prior's definition, one keyword group at a time."""
+    t = text.strip()
+    n = len(t)
+    if n > PLAIN_MAX_CHARS or t.count("\n") > 2:
+        return 0.0
+    lower = t.lower()
+    if _NOTATION.search(lower) or sum(c.isdigit() for c in t) > 6 or t.count("?") > 1:
+        return 0.0
+    spaced, words = spaced_words(lower)
+    if any(s.hit(words, lower, spaced) for s in _BLOCKERS):
+        return 0.0
+    return 1.0 if n <= PLAIN_FULL_CHARS else (PLAIN_MAX_CHARS - n) / (
+        PLAIN_MAX_CHARS - PLAIN_FULL_CHARS)
+
+
+def test_the_merged_blockers_match_the_groups_one_by_one() -> None:
+    texts = [p for p, _ in labelled()] + [*EASY, *HARD, "Explain recursion", "an optimisation",
+                                          "What's the dose?", "Is it a distributed lock?"]
+    texts += [t[:k] for t in texts for k in (20, 60, 100)]
+    for t in texts:
+        assert plainness(t) == _plainness_by_groups(t), t
+    _plainness.cache_clear()
+    assert [plainness(t) for t in texts] == [_plainness_by_groups(t) for t in texts]
 
 
 def test_every_proof_term_contains_a_fast_path_hint() -> None:
