@@ -312,5 +312,15 @@ def _cached(scorer: LearnedScorer, text: str) -> float:
     return scorer._text_logit(text)
 
 
+@lru_cache(maxsize=32)
+def _cached_long(scorer: LearnedScorer, text: str) -> float:
+    return scorer._text_logit(text)
+
+
 def _logit(scorer: LearnedScorer, text: str) -> float:
-    return _cached(scorer, text) if len(text) < 20_000 else scorer._text_logit(text)
+    # short texts in a large cache; long ones (an agent loop re-sending a long context) in a
+    # small one, so that at most 32 x 200,000 characters are held
+    n = len(text)
+    if n < 20_000:
+        return _cached(scorer, text)
+    return _cached_long(scorer, text) if n <= 200_000 else scorer._text_logit(text)
