@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RESAMPLES = 200
+from langchain_costrouter.exceptions import ConfigError
+
+RESAMPLES = 1000
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,13 @@ class Interval:
     """APGR(a) - APGR(b) on the rows themselves."""
     low: float
     high: float
+    draws: tuple[float, ...] = ()
+    """The difference on each resample (NaN where a resample had no quality gap)."""
+
+    @property
+    def dropped(self) -> int:
+        """Resamples with no quality gap between the two models, left out of the interval."""
+        return sum(math.isnan(d) for d in self.draws)
 
     @property
     def below(self) -> bool:
@@ -32,7 +41,8 @@ class Interval:
         return self.high < 0
 
     def as_dict(self) -> dict[str, float]:
-        return {"difference": self.difference, "low": self.low, "high": self.high}
+        return {"difference": self.difference, "low": self.low, "high": self.high,
+                "resamples": len(self.draws), "dropped": self.dropped}
 
 
 def apgr(scores: np.ndarray, strong: np.ndarray, weak: np.ndarray) -> float:
@@ -59,14 +69,29 @@ def paired_interval(
     sa, sb = np.asarray(a, float), np.asarray(b, float)
     st, wk = np.asarray(strong, float), np.asarray(weak, float)
     rng = np.random.default_rng(seed)
-    diffs = []
+    draws = []
     for _ in range(resamples):
         i = rng.integers(0, len(st), len(st))
-        d = apgr(sa[i], st[i], wk[i]) - apgr(sb[i], st[i], wk[i])
-        if not math.isnan(d):
-            diffs.append(d)
+        draws.append(apgr(sa[i], st[i], wk[i]) - apgr(sb[i], st[i], wk[i]))
     point = apgr(sa, st, wk) - apgr(sb, st, wk)
-    if not diffs:
-        return Interval(point, math.nan, math.nan)
-    lo, hi = np.percentile(diffs, [2.5, 97.5])
-    return Interval(point, float(lo), float(hi))
+    return _interval(point, draws)
+
+
+def _interval(point: float, draws: Sequence[float]) -> Interval:
+    kept = [d for d in draws if not math.isnan(d)]
+    if not kept:
+        return Interval(point, math.nan, math.nan, tuple(draws))
+    lo, hi = np.percentile(kept, [2.5, 97.5])
+    return Interval(point, float(lo), float(hi), tuple(draws))
+
+
+def mean_interval(intervals: Sequence[Interval]) -> Interval:
+    """The interval of the mean difference over several datasets, each resampled on its own:
+    the mean of their ``k``-th draws is one draw of the mean."""
+    if not intervals:
+        raise ConfigError("no intervals to average")
+    n = len(intervals[0].draws)
+    if any(len(v.draws) != n for v in intervals):
+        raise ConfigError("the intervals were drawn with different numbers of resamples")
+    draws = [float(np.nanmean([v.draws[k] for v in intervals])) for k in range(n)]
+    return _interval(float(np.mean([v.difference for v in intervals])), draws)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_costrouter.quality.baselines import reference_prompts
-from langchain_costrouter.quality.bootstrap import paired_interval
+from langchain_costrouter.quality.bootstrap import mean_interval, paired_interval
 from langchain_costrouter.quality.corpus import Row, in_first_half, read_corpus
 from langchain_costrouter.quality.fit import (
     Design,
@@ -162,6 +162,16 @@ def family_oracle(rows: Sequence[Row], train_idx: Sequence[int]) -> Callable[[st
     return lambda p: means.get(family[p], 0.0)
 
 
+def ood_mean(splits: Sequence[Split], name: str = "mean") -> Split:
+    """The mean row of the held-out datasets, with the interval of the mean difference from
+    prompt length."""
+    row = mean_row(splits, name)
+    intervals = [s.vs_length for s in splits if s.vs_length is not None]
+    if intervals:
+        row.vs_length = mean_interval(intervals)
+    return row
+
+
 def own_logs(x: Design, rows: Sequence[Row]) -> Any:
     """What ``costrouter train-scorer`` trains on ``rows`` (the file's pair, each dataset a
     group), calibrated on them like its artifacts."""
@@ -228,7 +238,7 @@ def build(
             out_of_domain.append(_split(f"{file}: {ds}", rows, idx, {"default": model},
                                         interval=True))
     summary = {"in_domain_pooled": in_domain[0].as_dict(),
-               "out_of_domain_mean": mean_row(out_of_domain).as_dict(),
+               "out_of_domain_mean": ood_mean(out_of_domain).as_dict(),
                "out_of_domain_below_length_beyond_noise": [
                    s.name for s in out_of_domain if s.vs_length is not None
                    and s.vs_length.below]}

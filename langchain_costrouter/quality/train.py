@@ -4,8 +4,9 @@ figures next to the baselines, on the same rows.
 Target per prompt: ``(q_strong - q_weak + 1) / 2`` (1 = only the strong model gets it right,
 0 = only the weak one, 0.5 = tie). With a group column, each target moves towards its group's
 mean on the training rows (:data:`GROUP_KEEP` of its own value kept): one prompt's outcome is a
-coin, its group's mean says how much the strong model gains on that kind of task (in the pooled
-public data this raised held-out APGR from 0.689 to 0.692). The model is the n-gram +
+coin, its group's mean says how much the strong model gains on that kind of task
+(:data:`GROUP_KEEP` was chosen on the pooled public data's in-domain half, the same split the
+build reports). The model is the n-gram +
 hand-made-feature model of :mod:`.fit`, from zeros (``init=None``) or from a saved scorer's
 weights (warm start, e.g. the shipped default). Unlike the shipped default, it reads n-grams:
 trained on your own traffic, they recognise your kinds of task.

@@ -64,7 +64,7 @@ class ContextWeights:
 
     history_decay: float = 0.1
     """Measured on redo follow-ups built from the public data (``scripts.conversation_figures``):
-    0.25 dropped 18% of them a level, 0.1 drops 6%, 0 none; a small decay is kept so that a
+    0.25 dropped 18% of them a level, 0.1 drops 6%, 0 drops 0.1%; a small decay is kept so that a
     later turn, not an old one, leads a long conversation."""
     tool_step: float = 1.0
     per_tool: float = 0.25
@@ -318,9 +318,10 @@ def _cached_long(scorer: LearnedScorer, text: str) -> float:
 
 
 def _logit(scorer: LearnedScorer, text: str) -> float:
-    # short texts in a large cache; long ones (an agent loop re-sending a long context) in a
-    # small one, so that at most 32 x 200,000 characters are held
+    # texts under 4,000 characters in a cache of 8,192 (at most ~33M characters held), longer
+    # ones up to 200,000 (an agent loop re-sending a long context) in a cache of 32 (at most
+    # 6.4M); longer still are scored each time
     n = len(text)
-    if n < 20_000:
+    if n < 4_000:
         return _cached(scorer, text)
     return _cached_long(scorer, text) if n <= 200_000 else scorer._text_logit(text)

@@ -146,3 +146,17 @@ def test_the_paired_interval_tells_a_worse_scorer_from_noise() -> None:
     assert worse.below and worse.high < -0.3
     noisy = paired_interval(good, [g + rng.gauss(0, 0.01) for g in good], strong, weak)
     assert noisy.low <= 0 <= noisy.high and not noisy.below
+
+
+def test_the_mean_interval_averages_draw_by_draw() -> None:
+    from langchain_costrouter.exceptions import ConfigError
+    from langchain_costrouter.quality.bootstrap import Interval, mean_interval
+
+    a = Interval(0.1, 0.0, 0.2, (0.0, 0.1, 0.2, math.nan))
+    b = Interval(-0.1, -0.2, 0.0, (-0.2, -0.1, 0.0, 0.0))
+    m = mean_interval([a, b])
+    assert m.difference == pytest.approx(0.0)
+    assert m.draws == pytest.approx((-0.1, 0.0, 0.1, 0.0))  # a NaN draw is left out of its mean
+    assert m.low <= 0.0 <= m.high and not m.below
+    with pytest.raises(ConfigError, match="different numbers of resamples"):
+        mean_interval([a, Interval(0.0, 0.0, 0.0, (0.0,))])
