@@ -4,9 +4,9 @@ labelled reference workload.
 The public benchmarks cannot weigh what everyday traffic hinges on. Their prompts are exam
 questions, where "explain", "design" or "trade-offs" say nothing of the strong model's gain,
 while in a product's traffic they separate a lookup from a design review. Fitted on the
-benchmarks alone, the model gives those groups weights near zero, and on the reference workload
-(``data/workload.jsonl``: 300 prompts labelled with the level they need) it routes 29 of 90
-STANDARD prompts and 5 of 30 EXPERT ones to TRIVIAL.
+benchmarks alone, the model gives those groups weights near zero and under-routes much of the
+reference workload (``data/workload.jsonl``: 300 prompts labelled with the level they need; the
+build prints the held-out levels with and without this stage).
 
 So the first stage (the benchmark model, with its hand-set context priors) is followed by a
 least-squares fit, on the workload, of the labelled level rank (0-3) on the first stage's
