@@ -48,8 +48,9 @@ _INT16 = 32767
 @dataclass(frozen=True)
 class ContextWeights:
     """Logit changes for what the text model cannot see, in units of the scorer's
-    ``context_unit`` (the spread of its logits on its reference prompts), so that they mean the
-    same on any scorer's scale. Hand-set, documented here:
+    ``context_unit`` (the spread of its logits on its reference prompts; for the two-stage
+    default, the first stage's spread times the second stage's weight on it), so that they mean
+    the same on any scorer's scale. Hand-set, documented here:
 
     * a follow-up keeps the hardest earlier turn's logit minus ``history_decay``;
     * choosing a tool call adds ``tool_step`` plus ``per_tool`` x log(1 + tools bound);
@@ -98,8 +99,9 @@ class LearnedScorer:
     cuts: tuple[float, ...] | None = None
     """Calibrated thresholds on this scorer's scale (see :attr:`thresholds`)."""
     context_unit: float = 1.0
-    """The standard deviation of its text logits on its reference prompts: the unit of
-    :class:`ContextWeights`."""
+    """The unit of :class:`ContextWeights`: the standard deviation of its text logits on its
+    reference prompts (:meth:`calibrated`), or for a composed two-stage model the weight of the
+    first stage's unit in it (:func:`~..quality.workload_stage.compose`)."""
     metadata: dict[str, Any] = field(default_factory=dict)
     """Training rows (files, sha256, datasets, counts), settings, calibration, figures."""
 
