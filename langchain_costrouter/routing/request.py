@@ -76,16 +76,16 @@ _NOTATION = re.compile(r"[\^=$`{}\[\]<>|_#;]|\d[a-z]|[a-z]\d|[a-z]\s*[+*/]\s*\d|
 def plainness(text: str) -> float:
     """1.0 for a short request with no marker of hard work, fading to 0.0 at
     :data:`PLAIN_MAX_CHARS` characters; 0.0 when any marker is present (see the module doc)."""
-    if len(text) > 4 * PLAIN_MAX_CHARS and len(text.strip()) > PLAIN_MAX_CHARS:
-        return 0.0
-    return _plainness(text)
+    t = text.strip()
+    return 0.0 if len(t) > PLAIN_MAX_CHARS else _plainness(t)
 
 
 @lru_cache(maxsize=4096)
-def _plainness(text: str) -> float:
-    t = text.strip()
+def _plainness(t: str) -> float:
+    """:func:`plainness` of a stripped text of at most :data:`PLAIN_MAX_CHARS` characters (so
+    the cache holds at most 4,096 short keys)."""
     n = len(t)
-    if n > PLAIN_MAX_CHARS or t.count("\n") > 2:
+    if t.count("\n") > 2:
         return 0.0
     lower = t.lower()
     if _NOTATION.search(lower) or sum(c.isdigit() for c in t) > 6 or t.count("?") > 1:
