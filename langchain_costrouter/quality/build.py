@@ -10,9 +10,9 @@ default meets nothing else:
    (``within_share`` of the prompt's own target kept): one pair's outcome on one prompt is a
    0 / 0.5 / 1 coin, while the mean says how much the strong model gains on that kind of task.
 2. One linear fit (:mod:`.fit`) over the hand-made features only (``text_share`` = 0): learned
-   word n-grams identify the public benchmarks, which helps in domain and hurts on every
-   benchmark held out (the trials are in the README). ``text_share`` > 0 blends in a fit with
-   n-grams, for experiments.
+   word n-grams identify the public benchmarks, which helps in domain and hurts out of it
+   (``--text-share`` of the build script reproduces the trial). ``text_share`` > 0 blends in a
+   fit with n-grams, for experiments.
 3. On the package's labelled reference workload: the context unit (the spread of its logits),
    the second stage (:mod:`.workload_stage`: the heuristic's keyword groups, which the
    benchmarks cannot weigh, weighed on everyday requests), and the cuts for ``DEFAULT_MIX``.
@@ -49,7 +49,7 @@ from langchain_costrouter.quality.fit import (
 )
 from langchain_costrouter.quality.protocol import Split, char_length, evaluate_split, mean_row
 from langchain_costrouter.quality.table import RoutingTable
-from langchain_costrouter.quality.train import OWN_DATA, targets
+from langchain_costrouter.quality.train import fit_own
 from langchain_costrouter.quality.workload_stage import compose, cross_validated, fit_stage
 from langchain_costrouter.routing.features import FeatureConfig
 from langchain_costrouter.routing.scorers import DEFAULT_MIX, Thresholds
@@ -99,14 +99,13 @@ def train(x: Design, rows: Sequence[Row], recipe: Recipe, metadata: dict[str, An
     # the context unit (its logits' spread on the reference workload), so the hand-set priors
     # weigh the same in the held-out figures as in the shipped scorer
     first = model.calibrated(reference_prompts(), DEFAULT_MIX, REFERENCE)
-    if not recipe.second_stage:
-        return first
-    return calibrated(compose(first, fit_stage(first)))
+    return with_second_stage(first) if recipe.second_stage else first
 
 
-def calibrated(model: Any) -> Any:
-    """``model`` with cuts sending :data:`DEFAULT_MIX` of the reference workload to each level
-    (its context unit kept)."""
+def with_second_stage(first: Any) -> Any:
+    """``first`` composed with its second stage, with cuts sending :data:`DEFAULT_MIX` of the
+    reference workload to each level (the composed context unit kept)."""
+    model = compose(first, fit_stage(first))
     cuts = Thresholds.calibrate(model, reference_prompts(), mix=DEFAULT_MIX)
     return model.with_cuts(cuts.cuts, mix=list(DEFAULT_MIX), reference=REFERENCE)
 
@@ -178,10 +177,7 @@ def own_logs(x: Design, rows: Sequence[Row]) -> Any:
     table = RoutingTable(prompts=tuple(r.prompt for r in rows),
                          strong=tuple(r.strong for r in rows), weak=tuple(r.weak for r in rows),
                          groups=tuple(f"{r.file}: {r.dataset}" for r in rows), source="pooled")
-    config = FeatureConfig()
-    model = to_scorer(fit(x, targets(table, range(len(rows))), config), config,
-                      context=OWN_DATA)
-    return model.calibrated(list(table.prompts), DEFAULT_MIX, "its training prompts")
+    return fit_own(x, table, range(len(rows)), FeatureConfig())
 
 
 def sample(rows: list[Row], per_file: int | None) -> list[Row]:
@@ -249,7 +245,7 @@ def build(
     first = train(x, rows, replace(recipe, second_stage=False), meta)
     workload = cross_validated(first, DEFAULT_MIX) if recipe.second_stage else {}
     summary["reference_workload_held_out_halves"] = workload
-    final = calibrated(compose(first, fit_stage(first))) if recipe.second_stage else first
+    final = with_second_stage(first) if recipe.second_stage else first
     path = final.save(out)
     return BuildResult(path, in_domain, out_of_domain, sources, workload)
 

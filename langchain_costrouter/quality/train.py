@@ -6,10 +6,10 @@ Target per prompt: ``(q_strong - q_weak + 1) / 2`` (1 = only the strong model ge
 mean on the training rows (:data:`GROUP_KEEP` of its own value kept): one prompt's outcome is a
 coin, its group's mean says how much the strong model gains on that kind of task
 (:data:`GROUP_KEEP` was chosen on the pooled public data's in-domain half, the same split the
-build reports). The model is the n-gram +
-hand-made-feature model of :mod:`.fit`, from zeros (``init=None``) or from a saved scorer's
-weights (warm start, e.g. the shipped default). Unlike the shipped default, it reads n-grams:
-trained on your own traffic, they recognise your kinds of task.
+build reports). The model is the n-gram + hand-made-feature model of :mod:`.fit`, from zeros
+(``init=None``) or from a saved scorer's weights (warm start, e.g. the shipped default). Unlike
+the shipped default, it reads n-grams: trained on your own traffic, they recognise your kinds
+of task.
 
 Evaluation:
 
@@ -92,6 +92,17 @@ def targets(table: RoutingTable, rows: Sequence[int]) -> list[float]:
     return smoothed(own, [table.groups[i] for i in rows], GROUP_KEEP)
 
 
+def fit_own(x: Any, table: RoutingTable, rows: Sequence[int], config: FeatureConfig,
+            settings: FitSettings | None = None, warm: Any = None,
+            mix: Sequence[float] = DEFAULT_MIX) -> Any:
+    """The model trained on ``rows`` of ``table`` (``x``: their design), calibrated on their
+    prompts for ``mix``: what an artifact of ``train-scorer`` holds."""
+    model = to_scorer(fit(x, targets(table, rows), config, settings, warm=warm), config,
+                      context=OWN_DATA)
+    prompts = [table.prompts[i] for i in rows]
+    return model.calibrated(prompts, mix, f"its {len(prompts)} training prompts")
+
+
 def _evaluate(name: str, table: RoutingTable, rows: Sequence[int], model: Any) -> Split:
     return evaluate_split(name, [table.prompts[i] for i in rows],
                           [table.strong[i] for i in rows], [table.weak[i] for i in rows],
@@ -137,15 +148,11 @@ def train_scorer(
         protocol = "in-domain half"
     if not train_rows or not test_rows:
         raise ConfigError(f"{n} rows are too few to hold half out; give more labelled prompts")
-    part = to_scorer(fit(take(x, train_rows), targets(table, train_rows), config, settings,
-                         warm=warm), config, context=OWN_DATA)
+    part = fit_own(take(x, train_rows), table, train_rows, config, settings, warm, mix)
     held = [_evaluate(", ".join(holdout) if holdout else "held-out half", table, test_rows,
                       part)]
     final_rows = train_rows if holdout else list(range(n))
-    model = part if holdout else to_scorer(
-        fit(x, targets(table, final_rows), config, settings, warm=warm), config,
-        context=OWN_DATA)
-    prompts = [table.prompts[i] for i in final_rows]
+    model = part if holdout else fit_own(x, table, final_rows, config, settings, warm, mix)
     exists = os.path.exists(table.source)
     model.metadata.update({
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -161,6 +168,5 @@ def train_scorer(
         "fit": settings.as_dict(), "protocol": protocol,
         "held_out": [h.as_dict() for h in held],
     })
-    model = model.calibrated(prompts, mix, f"its {len(prompts)} training prompts")
     path = model.save(out)
     return TrainResult(scorer=model, artifact=path, protocol=protocol, held_out=held)
